@@ -1,0 +1,5 @@
+import sys
+
+from certwatch.cli import main
+
+sys.exit(main())

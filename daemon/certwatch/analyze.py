@@ -1,0 +1,91 @@
+"""``certwatch analyze``: scan logs with the fast reader, run the shared engine, build the report document."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from certwatch.config import Config
+from certwatch.engine import TRAFFIC_SERVER, Engine
+from certwatch.inputs import Source
+from certwatch.reader import ReadStats, Scanner
+from certwatch.report import findings_doc
+
+Progress = Callable[[int, int], None]
+_NEEDLE = TRAFFIC_SERVER.encode()
+
+
+class Analysis:
+    """Feeds sources through one :class:`Engine`; the state at the end of the input is the report."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.engine = Engine(config.correlation.engine(), config.node_clusters(), config.input.zone)
+        self.read = ReadStats()
+        self.sources: list[str] = []
+
+    def feed_source(self, source: Source, progress: Progress | None = None) -> None:
+        engine = self.engine
+        message = engine.message
+        engine.headers.reference = source.mtime
+        scanner = Scanner(_NEEDLE, self.config.input.max_message_bytes)
+        for chunk in source.chunks():
+            for raw in scanner.feed(chunk):
+                message(raw)
+            engine.correlator.sweep(engine.latest)
+            if progress is not None:
+                progress(source.position(), source.size)
+        for raw in scanner.finish():
+            message(raw)
+        self.read.merge(scanner.stats)
+        self.sources.append(source.name)
+
+    def feed_bytes(self, data: bytes, reference: float = 0.0) -> None:
+        """Analyse an in-memory log (tests, benchmarks)."""
+        self.engine.headers.reference = reference
+        scanner = Scanner(_NEEDLE, self.config.input.max_message_bytes)
+        for raw in [*scanner.feed(data), *scanner.finish()]:
+            self.engine.message(raw)
+        self.read.merge(scanner.stats)
+
+    def document(self, redacted: bool = True) -> dict[str, Any]:
+        return {
+            "findings": findings_doc(self.engine.correlator.findings(), redacted),
+            "stats": self.stats(),
+        }
+
+    def stats(self) -> dict[str, Any]:
+        read, parsed = self.read, self.engine.stats
+        correlator = self.engine.correlator
+        failures = dict(parsed.failures)
+        failures["not_syslog"] += read.not_syslog
+        failures["orphan_continuation"] += read.orphan_lines
+        skipped = read.messages - parsed.messages - read.not_syslog  # well-formed lines the scanner skipped
+        return {
+            "lines": read.lines,
+            "messages": read.messages,
+            "traffic_server": parsed.traffic_server,
+            "ignored": skipped + parsed.ignored,
+            "parse_failures": sum(failures.values()),
+            "uncorrelated_bad_gateway": correlator.stats.uncorrelated_bad_gateway,
+            "nodes_without_request_lines": sorted(n for n, i in correlator.nodes() if i.request_lines == 0),
+            "parse_failure_reasons": {k: v for k, v in sorted(failures.items()) if v},
+            "events": parsed.events,
+            "bad_gateway": correlator.stats.bad_gateway,
+            "cert_failures": correlator.stats.cert_failures,
+            "absorbed_errors": correlator.stats.absorbed_errors,
+            "overlong_lines": read.overlong_lines,
+            "invalid_utf8": parsed.invalid_utf8,
+            "blank_lines": read.blank_lines,
+            "continuation_lines": read.continuation_lines,
+            "evictions": {k: v for k, v in correlator.table_evictions().items() if v},
+            "unexpected_transitions": correlator.stats.unexpected_transitions,
+            "inputs": list(self.sources),
+        }
+
+
+def analyze(sources: Iterable[Source], config: Config, redacted: bool = True, progress: Progress | None = None) -> dict[str, Any]:
+    analysis = Analysis(config)
+    for source in sources:
+        analysis.feed_source(source, progress)
+    return analysis.document(redacted)

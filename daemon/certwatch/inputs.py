@@ -1,0 +1,153 @@
+"""Opening what ``analyze`` reads: plain logs, compressed logs and Expressway diagnostic archives (I/O shell).
+
+The container is detected from the content, not the name: gzip, bzip2 and xz layers are unwrapped, then a tar or
+zip archive yields its ``loggingsnapshot_*.txt`` members (one per Expressway peer, Admin Guide diagnostics
+chapter); anything else is read as a log.
+"""
+
+from __future__ import annotations
+
+import bz2
+import calendar
+import fnmatch
+import gzip
+import io
+import lzma
+import os
+import sys
+import tarfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import BinaryIO, Final
+
+CHUNK: Final = 1 << 20
+SNAPSHOT: Final = "loggingsnapshot_*.txt"
+_COMPRESSED: Final = (
+    (b"\x1f\x8b", lambda f: gzip.GzipFile(fileobj=f, mode="rb")),
+    (b"BZh", bz2.BZ2File),
+    (b"\xfd7zXZ\x00", lzma.LZMAFile),
+)
+
+
+class InputError(Exception):
+    """An input that cannot be read; the message names it."""
+
+
+@dataclass(slots=True)
+class Source:
+    """One log to scan. ``position``/``size`` are bytes of the file on disk, for progress."""
+
+    name: str
+    stream: BinaryIO
+    mtime: float
+    position: Callable[[], int]
+    size: int
+
+    def chunks(self) -> Iterator[bytes]:
+        read = self.stream.read
+        while chunk := read(CHUNK):
+            yield chunk
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream whose first bytes were already read to sniff its format."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _sniff(stream: BinaryIO) -> tuple[bytes, BinaryIO]:
+    head = stream.read(512)
+    return head, io.BufferedReader(_Prefixed(head, stream), CHUNK)  # type: ignore[arg-type]
+
+
+def _is_tar(head: bytes) -> bool:
+    return head[257:262] == b"ustar"
+
+
+def open_sources(arg: str) -> Iterator[Source]:
+    """Yield every log inside ``arg`` (a path, or ``-`` for standard input). Raises :class:`InputError`."""
+    try:
+        if arg == "-":
+            raw: BinaryIO = sys.stdin.buffer
+            mtime, size = 0.0, 0
+        else:
+            raw = open(arg, "rb")  # noqa: SIM115 - closed in the finally below
+            st = os.fstat(raw.fileno())
+            mtime, size = st.st_mtime, st.st_size
+    except OSError as exc:
+        raise InputError(f"{arg}: {exc.strerror or exc}") from None
+    position = raw.tell if raw.seekable() else (lambda: 0)
+    name = "<stdin>" if arg == "-" else arg
+    try:
+        yield from _layers(name, raw, mtime, position, size)
+    except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, lzma.LZMAError) as exc:
+        raise InputError(f"{name}: {exc}") from None
+    finally:
+        if raw is not sys.stdin.buffer:
+            raw.close()
+
+
+def _layers(name: str, raw: BinaryIO, mtime: float, position: Callable[[], int], size: int) -> Iterator[Source]:
+    head, stream = _sniff(raw)
+    for _ in range(3):  # at most a few compression layers (a .tar.gz is one)
+        for magic, opener in _COMPRESSED:
+            if head.startswith(magic):
+                head, stream = _sniff(opener(stream))  # type: ignore[no-untyped-call]
+                break
+        else:
+            break
+    if head.startswith(b"PK\x03\x04"):
+        yield from _zip(name, raw, position, size)
+    elif _is_tar(head):
+        yield from _tar(name, stream, position, size)
+    else:
+        yield Source(name, stream, mtime, position, size)
+
+
+def _tar(name: str, stream: BinaryIO, position: Callable[[], int], size: int) -> Iterator[Source]:
+    found = False
+    with tarfile.open(fileobj=stream, mode="r|") as tar:
+        for member in tar:
+            if not member.isfile() or not fnmatch.fnmatch(PurePosixPath(member.name).name, SNAPSHOT):
+                continue
+            member_stream = tar.extractfile(member)
+            if member_stream is None:
+                continue
+            found = True
+            yield Source(f"{name}:{member.name}", member_stream, float(member.mtime), position, size)
+    if not found:
+        raise InputError(f"{name}: no {SNAPSHOT} in this archive")
+
+
+def _zip(name: str, raw: BinaryIO, position: Callable[[], int], size: int) -> Iterator[Source]:
+    if not raw.seekable():
+        raise InputError(f"{name}: a zip archive must be given as a file, not on standard input")
+    raw.seek(0)
+    found = False
+    with zipfile.ZipFile(raw) as archive:
+        for info in archive.infolist():
+            if info.is_dir() or not fnmatch.fnmatch(PurePosixPath(info.filename).name, SNAPSHOT):
+                continue
+            found = True
+            member_mtime = float(calendar.timegm((*info.date_time, 0, 0, 0)))
+            with archive.open(info) as member:
+                yield Source(f"{name}:{info.filename}", member, member_mtime, position, size)  # type: ignore[arg-type]
+    if not found:
+        raise InputError(f"{name}: no {SNAPSHOT} in this archive")

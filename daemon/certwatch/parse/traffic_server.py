@@ -1,0 +1,146 @@
+"""``traffic_server`` message body -> event. A cheap substring test picks the one regex worth running.
+
+Returns an :data:`~certwatch.model.Event`, a :class:`~certwatch.model.Failure` for a known line shape that is
+truncated, or ``None`` for a well-formed line certwatch does not use (counted as ignored by the caller).
+Never raises.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from typing import Final
+
+from certwatch.model import CertFailure, Cause, ErrorResponse, Event, Failure, FailureSource, HttpKind, HttpLine
+from certwatch.parse import _patterns as p
+from certwatch.parse.mra import decode_target
+from certwatch.parse.openssl import SslReason, classify_ssl_reason, classify_verify_error
+
+_KINDS: Final = {
+    "Receive Request": HttpKind.RECEIVE_REQUEST,
+    "Sending Request": HttpKind.SENDING_REQUEST,
+    "Receive Response": HttpKind.RECEIVE_RESPONSE,
+    "Sending Response": HttpKind.SENDING_RESPONSE,
+}
+_SSL_CAUSES: Final = {
+    SslReason.VERIFY_FAILED: None,
+    SslReason.PEER_ALERT: Cause.PEER_REJECTED_CLIENT_CERT,
+    SslReason.HANDSHAKE: Cause.HANDSHAKE_FAILURE,
+}
+
+
+def read_event(body: str) -> Event | Failure | None:
+    if 'Detail="' in body and (m := p.DETAIL.search(body)) is not None:
+        return _http(body, _KINDS[m[1]])
+    if "Sending HTTP error response" in body:
+        return _error_response(body)
+    if "certificate verification failed" in body:
+        return _verify(body)
+    if "not in certificate" in body:
+        return _sni(body)
+    if "SSL connection failed" in body:
+        return _ssl_error(body)
+    if body.startswith('UTCTime="') and body.count('"') % 2:
+        return Failure("truncated_debug_line")
+    return None
+
+
+def _port(text: str | None) -> int | None:
+    if text is None or not text.isdigit() or len(text) > 5:
+        return None
+    port = int(text)
+    return port if 0 < port < 65536 else None
+
+
+def _http(body: str, kind: HttpKind) -> HttpLine | Failure:
+    head, _, msg = body.partition("HTTPMSG:")
+    if head.count('"') % 2:
+        return Failure("truncated_http_line")
+    fields = dict(p.KEY_VALUE.findall(head))
+    txn = fields.get("Txn-id")
+    if not txn:
+        return Failure("truncated_http_line")
+    side = "Src" if kind in (HttpKind.RECEIVE_REQUEST, HttpKind.RECEIVE_RESPONSE) else "Dst"
+    ip = fields.get(side + "-ip") or None
+    port = _port(fields.get(side + "-port"))
+    host = target_host = target_port = status = None
+    if kind in (HttpKind.RECEIVE_REQUEST, HttpKind.SENDING_REQUEST):
+        request = p.REQUEST_LINE.search(msg)
+        if request is not None and (target := decode_target(request[2])) is not None:
+            target_host, target_port = target
+        if kind is HttpKind.SENDING_REQUEST and (h := p.HOST_HEADER.search(msg)) is not None:
+            host = h[1].strip("[]").lower()
+    else:
+        status_line = p.STATUS_LINE.search(msg)
+        if status_line is None:
+            return Failure("truncated_http_line")
+        status = int(status_line[1])
+    return HttpLine(kind, txn, ip, port, host, target_host, target_port, status)
+
+
+def _error_response(body: str) -> ErrorResponse | Failure:
+    if body.count('"') % 2:
+        return Failure("truncated_error_response")
+    fields = dict(p.KEY_VALUE.findall(body))
+    status = fields.get("Status", "")
+    if not status.isdigit():
+        return Failure("truncated_error_response")
+    return ErrorResponse(int(status), fields.get("Dst-ip") or None, _port(fields.get("Dst-port")))
+
+
+def _enforced(action: str) -> bool:
+    # ATS prints Terminate (enforced) or Continue (permissive); anything else is treated as enforced.
+    return action.lower() != "continue"
+
+
+def _verify(body: str) -> CertFailure | Failure:
+    m = p.VERIFY.search(body)
+    if m is None:
+        return Failure("truncated_verify_warning")
+    depth = int(m["depth"]) if m["depth"] is not None else None
+    error = m["error"].strip()
+    host = m["host"].lower() or m["ip"]
+    return CertFailure(
+        FailureSource.VERIFY,
+        m["sni"].lower(),
+        host,
+        m["ip"] or None,
+        _enforced(m["action"]),
+        classify_verify_error(error, depth),
+        error,
+        depth,
+    )
+
+
+def _sni(body: str) -> CertFailure | Failure:
+    m = p.SNI.search(body)
+    if m is None:
+        return Failure("truncated_sni_warning")
+    host = m["host"].lower() or m["ip"]
+    return CertFailure(
+        FailureSource.SNI, m["sni"].lower(), host, m["ip"] or None, _enforced(m["action"]),
+        Cause.NAME_MISMATCH, None, None,
+    )
+
+
+def _ssl_error(body: str) -> CertFailure | Failure | None:
+    m = p.SSL_ERROR.search(body)
+    if m is None:
+        return Failure("truncated_ssl_error")
+    name = (m["q1"] if m["q1"] is not None else m["q2"]).lower()
+    reason = classify_ssl_reason(m["reason"])
+    if reason is SslReason.OTHER or not name:
+        return None
+    text = m["reason"].strip()
+    error = text.rsplit(":", 1)[-1].strip() or text
+    ip = name if is_ip(name) else None
+    return CertFailure(FailureSource.SSL_ERROR, name, name, ip, True, _SSL_CAUSES[reason], error, None)
+
+
+@lru_cache(maxsize=1024)
+def is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
