@@ -84,7 +84,9 @@ class Analysis:
         }
 
 
-def analyze(sources: Iterable[Source], config: Config, redacted: bool = True, progress: Progress | None = None) -> dict[str, Any]:
+def analyze(
+    sources: Iterable[Source], config: Config, redacted: bool = True, progress: Progress | None = None
+) -> dict[str, Any]:
     analysis = Analysis(config)
     for source in sources:
         analysis.feed_source(source, progress)

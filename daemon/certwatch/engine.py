@@ -82,8 +82,7 @@ class Engine:
             return
         stats.events += 1
         ts = header.ts  # type: ignore[union-attr]
-        if ts > self._latest:
-            self._latest = ts
+        self._latest = max(self._latest, ts)
         self.correlator.observe(Record(header, event), self._latest if now is None else now)  # type: ignore[arg-type]
 
     def count_failure(self, reason: str, n: int = 1) -> None:

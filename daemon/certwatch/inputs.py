@@ -19,8 +19,11 @@ import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePosixPath
-from typing import BinaryIO, Final
+from pathlib import Path, PurePosixPath
+from typing import IO, TYPE_CHECKING, Final, cast
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 CHUNK: Final = 1 << 20
 SNAPSHOT: Final = "loggingsnapshot_*.txt"
@@ -40,7 +43,7 @@ class Source:
     """One log to scan. ``position``/``size`` are bytes of the file on disk, for progress."""
 
     name: str
-    stream: BinaryIO
+    stream: IO[bytes]
     mtime: float
     position: Callable[[], int]
     size: int
@@ -54,27 +57,28 @@ class Source:
 class _Prefixed(io.RawIOBase):
     """A stream whose first bytes were already read to sniff its format."""
 
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
         self._head = head
         self._rest = rest
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Buffer) -> int:
+        view = memoryview(buffer).cast("B")
         if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
+        data = self._rest.read(len(view))
+        view[: len(data)] = data
         return len(data)
 
 
-def _sniff(stream: BinaryIO) -> tuple[bytes, BinaryIO]:
+def _sniff(stream: IO[bytes]) -> tuple[bytes, IO[bytes]]:
     head = stream.read(512)
-    return head, io.BufferedReader(_Prefixed(head, stream), CHUNK)  # type: ignore[arg-type]
+    return head, io.BufferedReader(_Prefixed(head, stream), CHUNK)
 
 
 def _is_tar(head: bytes) -> bool:
@@ -85,10 +89,10 @@ def open_sources(arg: str) -> Iterator[Source]:
     """Yield every log inside ``arg`` (a path, or ``-`` for standard input). Raises :class:`InputError`."""
     try:
         if arg == "-":
-            raw: BinaryIO = sys.stdin.buffer
+            raw: IO[bytes] = sys.stdin.buffer
             mtime, size = 0.0, 0
         else:
-            raw = open(arg, "rb")  # noqa: SIM115 - closed in the finally below
+            raw = Path(arg).open("rb")  # noqa: SIM115 - closed in the finally below
             st = os.fstat(raw.fileno())
             mtime, size = st.st_mtime, st.st_size
     except OSError as exc:
@@ -104,12 +108,12 @@ def open_sources(arg: str) -> Iterator[Source]:
             raw.close()
 
 
-def _layers(name: str, raw: BinaryIO, mtime: float, position: Callable[[], int], size: int) -> Iterator[Source]:
+def _layers(name: str, raw: IO[bytes], mtime: float, position: Callable[[], int], size: int) -> Iterator[Source]:
     head, stream = _sniff(raw)
     for _ in range(3):  # at most a few compression layers (a .tar.gz is one)
         for magic, opener in _COMPRESSED:
             if head.startswith(magic):
-                head, stream = _sniff(opener(stream))  # type: ignore[no-untyped-call]
+                head, stream = _sniff(cast("IO[bytes]", opener(stream)))
                 break
         else:
             break
@@ -121,7 +125,7 @@ def _layers(name: str, raw: BinaryIO, mtime: float, position: Callable[[], int],
         yield Source(name, stream, mtime, position, size)
 
 
-def _tar(name: str, stream: BinaryIO, position: Callable[[], int], size: int) -> Iterator[Source]:
+def _tar(name: str, stream: IO[bytes], position: Callable[[], int], size: int) -> Iterator[Source]:
     found = False
     with tarfile.open(fileobj=stream, mode="r|") as tar:
         for member in tar:
@@ -136,7 +140,7 @@ def _tar(name: str, stream: BinaryIO, position: Callable[[], int], size: int) ->
         raise InputError(f"{name}: no {SNAPSHOT} in this archive")
 
 
-def _zip(name: str, raw: BinaryIO, position: Callable[[], int], size: int) -> Iterator[Source]:
+def _zip(name: str, raw: IO[bytes], position: Callable[[], int], size: int) -> Iterator[Source]:
     if not raw.seekable():
         raise InputError(f"{name}: a zip archive must be given as a file, not on standard input")
     raw.seek(0)
@@ -148,6 +152,6 @@ def _zip(name: str, raw: BinaryIO, position: Callable[[], int], size: int) -> It
             found = True
             member_mtime = float(calendar.timegm((*info.date_time, 0, 0, 0)))
             with archive.open(info) as member:
-                yield Source(f"{name}:{info.filename}", member, member_mtime, position, size)  # type: ignore[arg-type]
+                yield Source(f"{name}:{info.filename}", member, member_mtime, position, size)
     if not found:
         raise InputError(f"{name}: no {SNAPSHOT} in this archive")

@@ -17,8 +17,14 @@ _RULES: Final = (
     (re.compile(r'\b(Username=\s?")[^"]*'), r"\1<user>"),
     # Jabber device configuration files are named after the user: CSFjdoe.cnf.xml, BOTjdoe, TCTjdoe, TABjdoe
     (re.compile(r"\b(CSF|BOT|TCT|TAB)[\w.@-]+?(\.cnf\.xml)"), r"\1<user>\2"),
-    (re.compile(r"(\b(?:Cookie|Set-Cookie|Authorization|Proxy-Authorization):)[^\n]*?" + _NEXT_FIELD, re.I), r"\1 <redacted>"),
-    (re.compile(r"(\b(?:Client-ip|X-Forwarded-For|X-Real-IP):)[^\n]*?" + _NEXT_FIELD, re.I), r"\1 <client-ip>"),
+    (
+        re.compile(r"(\b(?:Cookie|Set-Cookie|Authorization|Proxy-Authorization):)[^\n]*?" + _NEXT_FIELD, re.IGNORECASE),
+        r"\1 <redacted>",
+    ),
+    (
+        re.compile(r"(\b(?:Client-ip|X-Forwarded-For|X-Real-IP):)[^\n]*?" + _NEXT_FIELD, re.IGNORECASE),
+        r"\1 <client-ip>",
+    ),
 )
 _CLIENT_ADDRESS: Final = (
     ('Detail="Receive Request"', re.compile(r'(Src-ip=\s?")(?!127\.|::1")[^"]*(")')),

@@ -74,9 +74,9 @@ HINTS: Final[dict[Cause, Hint]] = {
     Cause.UNTRUSTED_CHAIN: Hint(
         "Upload the origin's root and intermediate CAs to Expressway-C",
         (
-            "{origin} ({port}) presents a CA-signed certificate whose chain Expressway-C cannot complete: "
-            "{depth_text}",
-            "Upload the root CA and every intermediate CA that signed {origin}'s certificate to " + TRUST_STORE
+            "{origin} ({port}) presents a CA-signed certificate whose chain Expressway-C cannot complete: {depth_text}",
+            "Upload the root CA and every intermediate CA that signed {origin}'s certificate to "
+            + TRUST_STORE
             + " on every peer of the cluster (each peer has its own trust store).",
             "If {origin} sends only its own certificate, also make it send the chain: re-import the certificate "
             "with its chain under " + CUCM_CERTS + ".",
@@ -90,40 +90,50 @@ HINTS: Final[dict[Cause, Hint]] = {
             "Renew it on {origin}: " + CUCM_CERTS + " > select the certificate (" + _LEAF_CERTS + ") > "
             "Regenerate, or generate a CSR and have the CA sign it, then upload it and restart the service "
             "(Cisco Tomcat, Cisco CallManager, Cisco TFTP, HAProxy as applicable).",
-            "If the issuing CA changed, upload the new root and intermediates to " + TRUST_STORE
-            + " on every peer.",
+            "If the issuing CA changed, upload the new root and intermediates to " + TRUST_STORE + " on every peer.",
             RESTART,
         ),
     ),
     Cause.NOT_YET_VALID: Hint(
         "Fix the clock (NTP) or re-issue the certificate",
         (
-            "The certificate of {origin} ({port}) is not valid yet: either a clock is wrong or the certificate "
-            "was issued with a future start date.",
-            "Check NTP on every Expressway-C peer (System > Time) and on {origin} (`utils ntp status` on the "
-            "CUCM / IM&P / Unity Connection CLI).",
-            "If the clocks are right, re-issue the certificate with a correct validity period under " + CUCM_CERTS
+            (
+                "The certificate of {origin} ({port}) is not valid yet: either a clock is wrong or the certificate "
+                "was issued with a future start date."
+            ),
+            (
+                "Check NTP on every Expressway-C peer (System > Time) and on {origin} (`utils ntp status` on the "
+                "CUCM / IM&P / Unity Connection CLI)."
+            ),
+            "If the clocks are right, re-issue the certificate with a correct validity period under "
+            + CUCM_CERTS
             + ".",
         ),
     ),
     Cause.NAME_MISMATCH: Hint(
         "Make the certificate SAN contain the address Expressway-C uses",
         (
-            "The name or address Expressway-C uses for {origin} ({port}) is not in the subject alternative names "
-            "of the certificate it presents.",
+            (
+                "The name or address Expressway-C uses for {origin} ({port}) is not in the subject alternative names "
+                "of the certificate it presents."
+            ),
             "{ip_text}",
             "Otherwise regenerate the certificate on {origin} with that FQDN in its SAN (a multi-SAN tomcat / "
             "CallManager certificate carries every node of the cluster): " + CUCM_CERTS + ".",
-            "After changing server names on CUCM, refresh the Unified CM / IM&P / Unity Connection servers on "
-            "Expressway-C: Configuration > Unified Communications > Unified CM servers (and IM and Presence "
-            "Service nodes, Unity Connection servers) > Refresh servers.",
+            (
+                "After changing server names on CUCM, refresh the Unified CM / IM&P / Unity Connection servers on "
+                "Expressway-C: Configuration > Unified Communications > Unified CM servers (and IM and Presence "
+                "Service nodes, Unity Connection servers) > Refresh servers."
+            ),
         ),
     ),
     Cause.WEAK_CRYPTO: Hint(
         "Re-issue the certificate with a stronger key or digest",
         (
-            "The certificate of {origin} ({port}) uses a key or a signature digest too weak for Expressway-C "
-            "(for example RSA below 2048 bits, or SHA-1).",
+            (
+                "The certificate of {origin} ({port}) uses a key or a signature digest too weak for Expressway-C "
+                "(for example RSA below 2048 bits, or SHA-1)."
+            ),
             "Regenerate it with RSA 2048+ or ECDSA P-256+ and a SHA-256 signature, and have the CA re-sign "
             "it: " + CUCM_CERTS + "; if a CA certificate is the weak one (depth {depth}), replace the CA.",
             RESTART,
@@ -132,8 +142,10 @@ HINTS: Final[dict[Cause, Hint]] = {
     Cause.BAD_PURPOSE: Hint(
         "Re-issue the certificate for TLS server authentication",
         (
-            "The certificate of {origin} ({port}) is not valid for TLS server authentication (its extended key "
-            "usage lacks serverAuth).",
+            (
+                "The certificate of {origin} ({port}) is not valid for TLS server authentication (its extended key "
+                "usage lacks serverAuth)."
+            ),
             "Have the CA re-sign {origin}'s certificate with a template that includes TLS Web Server "
             "Authentication (and Client Authentication for CallManager/tomcat, which CUCM also uses as a "
             "client), then upload it under " + CUCM_CERTS + " and restart the service.",
@@ -151,25 +163,31 @@ HINTS: Final[dict[Cause, Hint]] = {
     Cause.PEER_REJECTED_CLIENT_CERT: Hint(
         "Upload Expressway-C's CA to CUCM tomcat-trust and CallManager-trust",
         (
-            "{origin} ({port}) refused Expressway-C's own (client) certificate with a TLS alert: the fix is on "
-            "the {origin} side, not in Expressway's trust store. CUCM asks for a client certificate on ports "
-            "other than 8443 (6971, 6972, ...), even in non-secure mode.",
+            (
+                "{origin} ({port}) refused Expressway-C's own (client) certificate with a TLS alert: the fix is on "
+                "the {origin} side, not in Expressway's trust store. CUCM asks for a client certificate on ports "
+                "other than 8443 (6971, 6972, ...), even in non-secure mode."
+            ),
             "Upload the root and intermediate CAs that signed the Expressway-C server certificate to tomcat-trust "
-            "and CallManager-trust on {origin} (and the rest of its cluster): " + CUCM_CERTS
+            "and CallManager-trust on {origin} (and the rest of its cluster): "
+            + CUCM_CERTS
             + " > Upload Certificate/Certificate chain.",
-            "Then restart Cisco Tomcat, Cisco CallManager, Cisco TFTP and HAProxy on those nodes (Cisco doc "
-            "225746).",
+            "Then restart Cisco Tomcat, Cisco CallManager, Cisco TFTP and HAProxy on those nodes (Cisco doc 225746).",
         ),
         expressway_side=False,
     ),
     Cause.HANDSHAKE_FAILURE: Hint(
         "Align ciphers and certificate types between Expressway-C and the origin",
         (
-            "The TLS handshake with {origin} ({port}) failed before any certificate check: the two sides share no "
-            "cipher suite, curve, signature algorithm or TLS version.",
-            "Compare Expressway-C Maintenance > Security > Ciphers (xConfiguration Ciphers) with "
-            "Cisco Unified OS Administration > Security > Cipher Management on {origin}. X14.2 changed the "
-            "default order (ECDSA first): the `ECDHE-RSA-AES256-GCM-SHA384:` prefix restores RSA preference.",
+            (
+                "The TLS handshake with {origin} ({port}) failed before any certificate check: the two sides share no "
+                "cipher suite, curve, signature algorithm or TLS version."
+            ),
+            (
+                "Compare Expressway-C Maintenance > Security > Ciphers (xConfiguration Ciphers) with "
+                "Cisco Unified OS Administration > Security > Cipher Management on {origin}. X14.2 changed the "
+                "default order (ECDSA first): the `ECDHE-RSA-AES256-GCM-SHA384:` prefix restores RSA preference."
+            ),
         ),
         expressway_side=False,
     ),
@@ -177,9 +195,11 @@ HINTS: Final[dict[Cause, Hint]] = {
         "Check the origin's certificate chain, names and validity",
         (
             "Expressway-C could not verify the certificate of {origin} ({port}){error_text}.",
-            "If the log carries only `SSL connection failed ... certificate verify failed` lines, include "
-            "WARNING-level messages in Maintenance > Logging on every peer: the WARNING line names the exact "
-            "cause.",
+            (
+                "If the log carries only `SSL connection failed ... certificate verify failed` lines, include "
+                "WARNING-level messages in Maintenance > Logging on every peer: the WARNING line names the exact "
+                "cause."
+            ),
             "Check that " + TRUST_STORE + " holds {origin}'s root and intermediate CAs, that the certificate is "
             "in its validity period and that its SAN carries the FQDN Expressway-C uses.",
             RESTART,

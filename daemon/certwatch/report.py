@@ -116,8 +116,10 @@ def _finding_lines(f: dict[str, Any], evidence_lines: int) -> list[str]:
     port = f"port {f['port']}" if f["port"] is not None else "port unknown"
     lines = [
         f"  [{mode}] {f['cause']} on {f['node']}, {port}: {f['status']}",
-        f"    {_plural(f['cert_failures'], 'certificate failure')}, "
-        f"{_plural(f['bad_gateway'], 'failed request')} (502), {f['first_seen']} .. {f['last_seen']}",
+        (
+            f"    {_plural(f['cert_failures'], 'certificate failure')}, "
+            f"{_plural(f['bad_gateway'], 'failed request')} (502), {f['first_seen']} .. {f['last_seen']}"
+        ),
     ]
     if f["error"]:
         depth = f" at depth {f['depth']}" if f["depth"] is not None else ""

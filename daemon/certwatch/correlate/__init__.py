@@ -1,8 +1,8 @@
 """Correlation of ``traffic_server`` events into findings (pure)."""
 
 from certwatch.correlate.correlator import (
-    ChangeListener,
     DEFAULT_CLUSTER,
+    ChangeListener,
     Correlator,
     EngineSettings,
     EngineStats,

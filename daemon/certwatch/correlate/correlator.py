@@ -235,7 +235,9 @@ class Correlator:
 
     def forget_resolved(self, older_than: float) -> int:
         """Remove findings resolved before ``older_than`` (receive clock); return how many."""
-        gone = [f.key for f in self._findings.values() if f.state is FindingState.RESOLVED and f.changed_at < older_than]
+        gone = [
+            f.key for f in self._findings.values() if f.state is FindingState.RESOLVED and f.changed_at < older_than
+        ]
         for key in gone:
             finding = self._findings.pop(key)
             if finding is not None:

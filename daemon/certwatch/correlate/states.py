@@ -10,8 +10,9 @@ unordered). ``tests/unit/test_states.py`` walks every pair.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Final, Mapping
+from typing import Final
 
 
 class FindingState(StrEnum):

@@ -11,7 +11,7 @@ import ipaddress
 from functools import lru_cache
 from typing import Final
 
-from certwatch.model import CertFailure, Cause, ErrorResponse, Event, Failure, FailureSource, HttpKind, HttpLine
+from certwatch.model import Cause, CertFailure, ErrorResponse, Event, Failure, FailureSource, HttpKind, HttpLine
 from certwatch.parse import _patterns as p
 from certwatch.parse.mra import decode_target
 from certwatch.parse.openssl import SslReason, classify_ssl_reason, classify_verify_error
@@ -118,8 +118,14 @@ def _sni(body: str) -> CertFailure | Failure:
         return Failure("truncated_sni_warning")
     host = m["host"].lower() or m["ip"]
     return CertFailure(
-        FailureSource.SNI, m["sni"].lower(), host, m["ip"] or None, _enforced(m["action"]),
-        Cause.NAME_MISMATCH, None, None,
+        FailureSource.SNI,
+        m["sni"].lower(),
+        host,
+        m["ip"] or None,
+        _enforced(m["action"]),
+        Cause.NAME_MISMATCH,
+        None,
+        None,
     )
 
 

@@ -1,0 +1,45 @@
+# certwatch: `make run` starts it on its defaults, `make test` runs lint, types and every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the tests and benchmarks need; installed when missing.
+TEST_DEBS :=
+BENCH_DEBS := mtail
+
+.PHONY: run test lint types unit bench install debs-test debs-bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/certwatch analyze examples/*.log
+
+debs-test:
+	@.ci/debs.sh $(TEST_DEBS)
+
+debs-bench:
+	@.ci/debs.sh $(BENCH_DEBS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP) debs-test
+	$(BIN)/pytest -q
+
+test: lint types unit
+
+bench: $(STAMP) debs-bench
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis bench/out
