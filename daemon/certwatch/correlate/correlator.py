@@ -81,6 +81,7 @@ class Finding:
 
 @dataclass(slots=True)
 class _Txn:
+    started: float  # message time of its first line
     last: float  # message time of its latest line
     client: tuple[str, int] | None = None
     origin_ip: str | None = None
@@ -250,8 +251,9 @@ class Correlator:
         key = (node, ev.txn)
         txn = self._txns.get(key)
         if txn is None:
-            txn = _Txn(h.ts)
+            txn = _Txn(h.ts, h.ts)
         else:
+            txn.started = min(txn.started, h.ts)
             txn.last = max(txn.last, h.ts)
         self._txns.put(key, txn, now)
         kind = ev.kind
@@ -262,11 +264,11 @@ class Correlator:
                 txn.client = (ev.ip, ev.port)
             if ev.status == 502:
                 self._bad_gateway(node, h, now, ev.txn, txn, txn.client, via_event=False)
-            self._response(node, h, txn, ev.status, now)
+            self._response(node, txn, ev.status, now)
         else:  # RECEIVE_RESPONSE: Src-ip/Src-port are the origin's
             txn.origin_ip = txn.origin_ip or ev.ip
             txn.port = txn.port or ev.port
-            self._response(node, h, txn, ev.status, now)
+            self._response(node, txn, ev.status, now)
 
     def _request(self, node: str, h: Header, ev: HttpLine, txn: _Txn, now: float) -> None:
         if ev.kind is HttpKind.RECEIVE_REQUEST:
@@ -285,13 +287,13 @@ class Correlator:
             self._by_origin.put((node, ident), ev.txn, now)
         self._txn_signal(txn, TxnSignal.REQUEST)
 
-    def _response(self, node: str, h: Header, txn: _Txn, status: int | None, now: float) -> None:
+    def _response(self, node: str, txn: _Txn, status: int | None, now: float) -> None:
         was = txn.state
         self._txn_signal(txn, TxnSignal.RESPONSE)
         if was is TxnState.OPEN and status is not None and status < 500:
-            self._clean_success(node, h.ts, txn, now)
+            self._clean_success(node, txn, now)
 
-    def _clean_success(self, node: str, ts: float, txn: _Txn, now: float) -> None:
+    def _clean_success(self, node: str, txn: _Txn, now: float) -> None:
         """A transaction without a failure of its own got an answer: the origin's certificate passed."""
         idents = set(txn.idents())
         if txn.origin_ip is not None and (alias := self._aliases.get((node, txn.origin_ip))) is not None:
@@ -303,7 +305,7 @@ class Correlator:
                     continue
                 if key.port is not None and txn.port is not None and key.port != txn.port:
                     continue
-                if ts > finding.last_failure:
+                if txn.started > finding.last_failure:
                     self._signal(finding, Signal.CLEAN_SUCCESS, now)
 
     def _txn_signal(self, txn: _Txn, signal: TxnSignal) -> None:

@@ -1,0 +1,84 @@
+"""Test helpers shipped with the package: build realistic Expressway ``traffic_server`` lines in a few words.
+
+Used by the test suite and the benchmarks; the shapes are those of ``examples/`` (Cisco docs 225746 and 117811, the
+Apache Traffic Server sources).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+
+from certwatch.engine import Engine
+
+_VERIFY_FAILED = "error:1416F086:SSL routines:tls_process_server_certificate:certificate verify failed"
+
+
+@dataclass
+class Lines:
+    """Writes one node's lines with a moving clock: ``at(seconds)`` sets the time relative to ``start``."""
+
+    node: str = "expc01"
+    start: datetime = field(default_factory=lambda: datetime(2022, 9, 14, 10, 0, tzinfo=timezone(timedelta(hours=2))))
+    pid: int = 3120
+    t: float = 0.0
+
+    def at(self, seconds: float) -> Lines:
+        self.t = seconds
+        return self
+
+    def _prefix(self, pri: int) -> str:
+        stamp = (self.start + timedelta(seconds=self.t)).isoformat(timespec="milliseconds")
+        return f"<{pri}>{stamp} {self.node} traffic_server[{self.pid}]: "
+
+    def _debug(self, detail: str, txn: int, side: str, ip: str, port: int, http: str) -> str:
+        utc = (self.start + timedelta(seconds=self.t)).astimezone(UTC)
+        stamp = utc.strftime("%Y-%m-%d %H:%M:%S,") + f"{utc.microsecond // 1000:03d}"
+        return (
+            self._prefix(183) + f'UTCTime="{stamp}" Module="network.http.trafficserver" Level="DEBUG": '
+            f'Detail="{detail}" Txn-id="{txn}" TrackingID="JA_{txn:08d}" {side}-ip="{ip}" {side}-port="{port}" '
+            f"HTTPMSG: |{http} |"
+        )
+
+    def receive_request(self, txn: int, path: str, client_port: int = 41000) -> str:
+        return self._debug("Receive Request", txn, "Src", "127.0.0.1", client_port, f"GET {path} HTTP/1.1")
+
+    def sending_request(self, txn: int, ip: str, port: int, host: str | None = None, path: str = "/x") -> str:
+        host_header = f" Host: {host}:{port}" if host else ""
+        return self._debug("Sending Request", txn, "Dst", ip, port, f"GET {path} HTTP/1.1{host_header}")
+
+    def receive_response(self, txn: int, ip: str, port: int, status: int = 200) -> str:
+        return self._debug("Receive Response", txn, "Src", ip, port, f"HTTP/1.1 {status} X")
+
+    def sending_response(self, txn: int, status: int, client_port: int = 41000) -> str:
+        return self._debug("Sending Response", txn, "Dst", "127.0.0.1", client_port, f"HTTP/1.1 {status} X")
+
+    def error_event(self, client_port: int = 41000, status: int = 502, reason: str = "Bad Gateway") -> str:
+        return self._prefix(182) + (
+            f'Event="Sending HTTP error response" Status="{status}" Reason="{reason}" '
+            f'Dst-ip="127.0.0.1" Dst-port="{client_port}"'
+        )
+
+    def verify(
+        self, host: str, ip: str, error: str = "self signed certificate", depth: int = 0, action: str = "Terminate"
+    ) -> str:
+        return self._prefix(28) + (
+            f"[ET_NET 1] WARNING: Core server certificate verification failed for ({host}). "
+            f"Action={action} Error={error} server={host}({ip}) depth={depth}"
+        )
+
+    def sni(self, host: str, ip: str, action: str = "Terminate") -> str:
+        return (
+            self._prefix(28)
+            + f"[ET_NET 1] WARNING: SNI ({host}) not in certificate. Action={action} server={host}({ip})"
+        )
+
+    def ssl_error(self, name: str, reason: str = _VERIFY_FAILED) -> str:
+        return self._prefix(27) + f"[ET_NET 1] ERROR: SSL connection failed for '{name}': {reason}"
+
+
+def feed(engine: Engine, *lines: str, now: float | None = None) -> Engine:
+    """Give each line to ``engine`` as one message; ``now`` defaults to the message time."""
+    for line in lines:
+        engine.message(line.encode(), now)
+    return engine
