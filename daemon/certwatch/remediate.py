@@ -77,7 +77,7 @@ HINTS: Final[dict[Cause, Hint]] = {
             "{origin} ({port}) presents a CA-signed certificate whose chain Expressway-C cannot complete: {depth_text}",
             "Upload the root CA and every intermediate CA that signed {origin}'s certificate to "
             + TRUST_STORE
-            + " on every peer of the cluster (each peer has its own trust store).",
+            + " on every peer of the cluster (Cisco doc 218018).",
             "If {origin} sends only its own certificate, also make it send the chain: re-import the certificate "
             "with its chain under " + CUCM_CERTS + ".",
             RESTART,

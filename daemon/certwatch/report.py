@@ -5,13 +5,13 @@ The JSON document is built first; the text is rendered from it, so both always s
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from certwatch.correlate import Finding, FindingState
-from certwatch.model import Cause
 from certwatch.redact import redact
 from certwatch.remediate import remediation, summary
 
@@ -76,28 +76,42 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def render_text(doc: dict[str, Any], evidence_lines: int = 3) -> str:
-    """A report for a person at a terminal: grouped by cluster and origin, worst first."""
+def render_text(doc: dict[str, Any], evidence_lines: int = 3, width: int = 110) -> str:
+    """A report for a person at a terminal: by cluster, then origin, then cause; worst first.
+
+    Findings that share an origin and a cause (the same problem seen by several peers, or on several ports) are
+    listed together and their fix is printed once.
+    """
     findings: list[dict[str, Any]] = doc["findings"]
-    stats: dict[str, Any] = doc["stats"]
-    out: list[str] = [_headline(findings, stats), ""]
+    out: list[str] = [_headline(findings, doc["stats"]), ""]
     if not findings:
-        out.append("No certificate-verification failures found.")
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for f in findings:  # already in report order: the first finding of a group decides its place
-        groups.setdefault((f["cluster"], f["origin"]), []).append(f)
-    current_cluster = None
-    for (cluster, origin), group in groups.items():
-        if cluster != current_cluster:
+        out += ["No certificate-verification failures found.", ""]
+    groups: dict[tuple[str, str], dict[tuple[str, bool], list[dict[str, Any]]]] = {}
+    for f in findings:  # report order: the first finding of a group decides the group's place
+        groups.setdefault((f["cluster"], f["origin"]), {}).setdefault((f["cause"], f["enforced"]), []).append(f)
+    current = None
+    for (cluster, origin), causes in groups.items():
+        if cluster != current:
             out.append(f"== cluster {cluster} ==")
-            current_cluster = cluster
-        ip = group[0]["origin_ip"]
-        out.append(f"{origin}" + (f" ({ip})" if ip and ip != origin else ""))
-        for f in group:
-            out.extend(_finding_lines(f, evidence_lines))
+            current = cluster
+        out.append(_origin_line(origin, causes))
+        for group in causes.values():
+            out.extend(_cause_lines(group, evidence_lines, width))
         out.append("")
-    out.append(_stats_line(stats))
+    out.append(_stats_line(doc["stats"]))
     return "\n".join(out) + "\n"
+
+
+def _origin_line(origin: str, causes: dict[tuple[str, bool], list[dict[str, Any]]]) -> str:
+    first = next(iter(causes.values()))[0]
+    ip = first["origin_ip"]
+    line = origin + (f" ({ip})" if ip and ip != origin else "")
+    nodes = sorted({f["node"] for group in causes.values() for f in group})
+    if first["cluster_wide"]:
+        line += f": cluster-wide, failing on {', '.join(first['cluster_nodes'])}"
+    elif len(nodes) == 1:
+        line += f": on {nodes[0]}"
+    return line
 
 
 def _headline(findings: list[dict[str, Any]], stats: dict[str, Any]) -> str:
@@ -111,26 +125,28 @@ def _headline(findings: list[dict[str, Any]], stats: dict[str, Any]) -> str:
     )
 
 
-def _finding_lines(f: dict[str, Any], evidence_lines: int) -> list[str]:
-    mode = "ENFORCED" if f["enforced"] else "AT RISK (permissive)"
-    port = f"port {f['port']}" if f["port"] is not None else "port unknown"
-    lines = [
-        f"  [{mode}] {f['cause']} on {f['node']}, {port}: {f['status']}",
-        (
-            f"    {_plural(f['cert_failures'], 'certificate failure')}, "
+def _cause_lines(group: list[dict[str, Any]], evidence_lines: int, width: int) -> list[str]:
+    head = group[0]
+    mode = "ENFORCED" if head["enforced"] else "AT RISK (permissive: not enforced yet)"
+    error = f": {head['error']}" + (f" at depth {head['depth']}" if head["depth"] is not None else "")
+    lines = [f"  [{mode}] {head['cause']}{error if head['error'] else ''}"]
+    for f in group:
+        port = f"port {f['port']}" if f["port"] is not None else "port unknown"
+        lines.append(
+            f"    {f['node']}, {port}: {f['status']}, {_plural(f['cert_failures'], 'certificate failure')}, "
             f"{_plural(f['bad_gateway'], 'failed request')} (502), {f['first_seen']} .. {f['last_seen']}"
-        ),
-    ]
-    if f["error"]:
-        depth = f" at depth {f['depth']}" if f["depth"] is not None else ""
-        lines.append(f"    error: {f['error']}{depth}")
-    if f["cluster_wide"]:
-        lines.append(f"    cluster-wide: also failing on {', '.join(n for n in f['cluster_nodes'] if n != f['node'])}")
-    lines.append(f"    fix: {f['summary']}")
-    lines.extend(f"      {i}. {step}" for i, step in enumerate(f["remediation"], 1))
-    if f["evidence"] and evidence_lines:
+        )
+    lines.append(f"    fix: {head['summary']}")
+    for i, step in enumerate(head["remediation"], 1):
+        lines.extend(
+            textwrap.wrap(
+                step, width, initial_indent=f"      {i}. ", subsequent_indent="         ", break_on_hyphens=False
+            )
+        )
+    evidence = [e for f in group for e in f["evidence"]][:evidence_lines]
+    if evidence:
         lines.append("    evidence:")
-        for e in f["evidence"][:evidence_lines]:
+        for e in evidence:
             first, *rest = e.split("\n")
             lines.append(f"      {first}")
             lines.extend(f"        {r}" for r in rest)
@@ -153,7 +169,3 @@ def _stats_line(stats: dict[str, Any]) -> str:
             "Debug, so ports are unknown and 502s are joined by time only."
         )
     return text
-
-
-def causes() -> list[str]:
-    return [str(c) for c in Cause]

@@ -41,11 +41,12 @@ def pinned_copy(source: Path, tmp_path: Path) -> Path:
 
 
 def check_golden(doc: dict[str, Any], name: str, update: bool) -> None:
+    """Compare as indented JSON text, so a failure shows a line diff."""
     path = EXPECTED / f"{name}.json"
+    actual = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     if update:
-        path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    expected = json.loads(path.read_text(encoding="utf-8"))
-    assert expected == doc
+        path.write_text(actual, encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == actual
 
 
 @pytest.mark.parametrize("source", INPUTS, ids=[p.stem for p in INPUTS])

@@ -110,12 +110,13 @@ def test_text_report_groups_by_cluster_and_origin(capsys: pytest.CaptureFixture[
     """The text report names the cluster, the origin, the cause, the port and the fix."""
     assert 0 == main(["analyze", str(TWO_PEERS)])
     out = capsys.readouterr().out
-    assert 1 == out.count("cucm-pub.example.com (10.10.10.11)")
+    assert 1 == out.count("fix: Upload the origin's root and intermediate CAs to Expressway-C")
     expected = (
         "== cluster default ==",
-        "untrusted_chain on expc02, port 8443",
-        "untrusted_chain on expc01, port unknown",
-        "cluster-wide: also failing on expc01",
+        "cucm-pub.example.com (10.10.10.11): cluster-wide, failing on expc01, expc02",
+        "[ENFORCED] untrusted_chain: unable to get local issuer certificate at depth 1",
+        "expc02, port 8443: active, 1 certificate failure, 1 failed request (502)",
+        "expc01, port unknown: active, 1 certificate failure, 0 failed requests (502)",
         "Maintenance > Security > Trusted CA certificate",
         "no request/response lines from expc01",
     )
