@@ -23,6 +23,8 @@ from typing import Final
 
 _CONT_PREFIXES: Final = (b" ", b"|", b"HTTPMSG:", b"SIPMSG:")
 _HEADER_FIRST: Final = frozenset(b"<0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# First bytes of a line that may continue the previous message, or be blank ("HTTPMSG:", "SIPMSG:").
+_MAY_CONTINUE: Final = frozenset(b" |HS\r\n")
 # Every line start that is not an ordinary header start: continuation, blank, or not syslog at all.
 _ODD_LINE: Final = re.compile(rb"\n(?:([ |]|HTTPMSG:|SIPMSG:)|(?=\r?(?:\n|\Z))()|[^<0-9A-Z])")
 
@@ -33,6 +35,7 @@ def is_continuation(line: bytes) -> bool:
 
 
 def is_blank(line: bytes) -> bool:
+    """Whether a raw line (before its trailing ``\\r`` is removed) is blank."""
     return not line or line == b"\r"
 
 
@@ -79,8 +82,9 @@ class Joiner:
         return bool(self._parts)
 
     def push(self, piece: bytes) -> bytes | None:
+        """``piece`` has its line end removed (one trailing ``\\r`` included): empty means blank."""
         stats = self._stats
-        if is_blank(piece):
+        if not piece:
             stats.blank_lines += 1
             return None
         if is_continuation(piece):
@@ -196,16 +200,21 @@ class LineReader:
 class Scanner:
     """The offline fast path: emits only messages whose header line contains ``needle``; counts every line.
 
-    Feed it large chunks (a few MiB). Per chunk it costs one ``find`` per needle hit, one ``count`` of newlines
-    and one regex pass that stops only at unusual line starts (continuation, blank, not syslog).
+    Feed it large chunks (a MiB or more). Each chunk is accounted for as a whole (one ``count`` of newlines and
+    one regex pass that stops only at unusual line starts: continuation, blank, not syslog); then a ``find`` loop
+    jumps from needle to needle and frames just those messages.
     """
 
-    __slots__ = ("_carry", "_discarding", "_lines", "_needle", "_started", "stats")
+    __slots__ = ("_carry", "_discarding", "_joined", "_joiner", "_limit", "_needle", "_started", "stats")
 
     def __init__(self, needle: bytes = b"traffic_server", limit: int = 65536, stats: ReadStats | None = None) -> None:
         self.stats = stats if stats is not None else ReadStats()
-        self._lines = _Lines(limit, self.stats)
+        self._limit = limit
         self._needle = needle
+        # The needle messages' lines are already counted with their chunk: their joiner counts into a scratch
+        # object, of which only the capped messages are carried over.
+        self._joined = ReadStats()
+        self._joiner = Joiner(limit, self._joined)
         self._carry = b""
         self._discarding = False
         self._started = False  # a message has been seen, so continuation lines have a parent
@@ -220,8 +229,8 @@ class Scanner:
         buf = self._carry + data if self._carry else data
         end = buf.rfind(b"\n") + 1
         self._carry = buf[end:]
-        if len(self._carry) > self._lines.limit + 1:  # +1: a trailing "\r" is not part of the line
-            self._carry = self._carry[: self._lines.limit]
+        if len(self._carry) > self._limit + 1:  # +1: a trailing "\r" is not part of the line
+            self._carry = self._carry[: self._limit]
             self.stats.overlong_lines += 1
             self._discarding = True
         return self._scan(buf, end) if end else []
@@ -232,70 +241,78 @@ class Scanner:
             buf, self._carry = self._carry + b"\n", b""
             out = self._scan(buf, len(buf))
         self._discarding = False
-        done = self._lines.joiner.flush()
-        if done is not None:
-            out.append(done)
+        self._flush(out)
         return out
 
+    def _flush(self, out: list[bytes]) -> None:
+        done = self._joiner.flush()
+        if done is not None:
+            out.append(done)
+            self.stats.overlong_lines += self._joined.overlong_lines
+            self._joined.overlong_lines = 0
+
     def _scan(self, buf: bytes, end: int) -> list[bytes]:
-        """Process the whole lines ``buf[:end]``."""
+        """Account for the whole lines ``buf[:end]`` and emit the needle messages among them."""
         out: list[bytes] = []
-        joiner = self._lines.joiner
-        pos = self._continue(buf, 0, end) if joiner.pending else 0
+        self._account(buf, end)
+        pos = self._continue(buf, 0, end) if self._joiner.pending else 0
         if pos < end:
-            done = joiner.flush()
-            if done is not None:
-                out.append(done)
-        needle, limit, find = self._needle, self._lines.limit, buf.find
+            self._flush(out)
+        needle, limit, find, rfind = self._needle, self._limit, buf.find, buf.rfind
         while pos < end:
             hit = find(needle, pos, end)
             if hit < 0:
-                self._bulk(buf, pos, end)
                 break
-            ls = max(buf.rfind(b"\n", pos, hit) + 1, pos)
+            ls = max(rfind(b"\n", pos, hit) + 1, pos)
             le = find(b"\n", hit, end)
             head = buf[ls:le]
             if hit + len(needle) > ls + limit or is_continuation(head):
-                self._bulk(buf, pos, le + 1)  # the needle is in a continuation line or beyond the cut
-                pos = le + 1
+                pos = le + 1  # the needle is in a continuation line, or beyond the cut
                 continue
-            self._bulk(buf, pos, ls)
-            self._lines.line(head)
-            self._started = True
-            pos = self._continue(buf, le + 1, end)
+            if not looks_like_header(head):
+                self.stats.not_syslog -= 1  # counted with the chunk, but the parser will count it too
+            pos = le + 1
+            if pos < end and buf[pos] not in _MAY_CONTINUE and not self._joiner.pending:
+                # the common case: a one-line message, complete since the next line starts another one
+                if head.endswith(b"\r"):
+                    head = head[:-1]
+                out.append(head[:limit])
+                continue
+            self._take(head)
+            pos = self._continue(buf, pos, end)
             if pos < end:
-                done = joiner.flush()
-                if done is not None:
-                    out.append(done)
+                self._flush(out)
         return out
 
+    def _take(self, line: bytes) -> None:
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        self._joiner.push(line[: self._limit])
+
     def _continue(self, buf: bytes, pos: int, end: int) -> int:
-        """Feed the continuation and blank lines after a needle message to the joiner; stop at a header line."""
-        line = self._lines.line
+        """Give the continuation and blank lines after a needle message to its joiner; stop at a header line."""
         while pos < end:
             le = buf.find(b"\n", pos, end)
             text = buf[pos:le]
             if not is_blank(text) and not is_continuation(text):
                 return pos
-            line(text)
+            self._take(text)
             pos = le + 1
         return pos
 
-    def _bulk(self, buf: bytes, start: int, end: int) -> None:
-        """Account for the whole lines ``buf[start:end]``, none of which starts a needle message."""
-        if start >= end:
-            return
+    def _account(self, buf: bytes, end: int) -> None:
+        """Count the whole lines ``buf[:end]`` (``end`` follows a newline) by their first bytes."""
         stats = self.stats
-        lines = buf.count(b"\n", start, end)
+        lines = buf.count(b"\n", 0, end)
         cont = blank = odd = 0
-        first = buf[start : buf.find(b"\n", start, end)]
+        first = buf[: buf.find(b"\n", 0, end)]
         if is_blank(first):
             blank = 1
         elif is_continuation(first):
             cont = 1
         elif not looks_like_header(first):
             odd = 1
-        for m in _ODD_LINE.finditer(buf, start, end - 1):
+        for m in _ODD_LINE.finditer(buf, 0, end - 1):
             if m.group(1) is not None:
                 cont += 1
             elif m.group(2) is not None:
@@ -303,7 +320,7 @@ class Scanner:
             else:
                 odd += 1
         if not self._started and cont:
-            stats.orphan_lines += self._leading_orphans(buf, start, end)
+            stats.orphan_lines += self._leading_orphans(buf, 0, end)
         messages = lines - cont - blank
         if messages:
             self._started = True
@@ -312,7 +329,7 @@ class Scanner:
         stats.blank_lines += blank
         stats.messages += messages
         stats.not_syslog += odd
-        self._overlong(buf, start, end)
+        self._overlong(buf, 0, end)
 
     @staticmethod
     def _leading_orphans(buf: bytes, start: int, end: int) -> int:
@@ -331,7 +348,7 @@ class Scanner:
 
     def _overlong(self, buf: bytes, start: int, end: int) -> None:
         """Count lines over the limit: each covers a whole aligned block of ``limit // 2`` bytes with no newline."""
-        limit = self._lines.limit
+        limit = self._limit
         if end - start <= limit:
             return
         block = max(limit // 2, 1)

@@ -94,8 +94,16 @@ class _Txn:
     bad_gateway: bool = False
     request_text: str | None = None
 
-    def idents(self) -> tuple[str, ...]:
-        return tuple(i for i in (self.origin_ip, self.origin_host, self.target_host) if i)
+    def idents(self) -> list[str]:
+        """The names the origin of this transaction is known by (Dst-ip, Host header, MRA target)."""
+        out = []
+        if self.origin_ip:
+            out.append(self.origin_ip)
+        if self.origin_host:
+            out.append(self.origin_host)
+        if self.target_host:
+            out.append(self.target_host)
+        return out
 
 
 class _Blame(NamedTuple):
@@ -208,7 +216,7 @@ class Correlator:
         info = self._nodes.get(node)
         if info is None:
             info = NodeInfo()
-            if self._nodes.put(node, info, now):
+            if self._nodes.put(node, info, now) is not None:
                 self.stats.nodes_evicted += 1
         info.records += 1
         self.stats.records += 1
@@ -463,7 +471,8 @@ class Correlator:
         finding = self._findings.get(key)
         if finding is None:
             finding = Finding(key, self.cluster_of(key.node), ip, h.ts, h.offset, h.ts, h.offset)
-            for evicted in self._findings.put(key, finding, now):
+            evicted = self._findings.put(key, finding, now)
+            if evicted is not None:
                 self.stats.findings_evicted += 1
                 self._unindex(evicted)
             self._index(finding)

@@ -38,17 +38,18 @@ class BoundedTable(Generic[K, V]):
         entry = self._data.get(key)
         return None if entry is None else entry[1]
 
-    def put(self, key: K, value: V, now: float) -> list[V]:
-        """Store ``value`` as most recently touched; return what was evicted to make room."""
+    def put(self, key: K, value: V, now: float) -> V | None:
+        """Store ``value`` as most recently touched; return the entry evicted to make room, if any."""
         data = self._data
         if key in data:
             data.move_to_end(key)
+            data[key] = (now, value)
+            return None
         data[key] = (now, value)
-        evicted: list[V] = []
-        while len(data) > self.max_size:
-            evicted.append(data.popitem(last=False)[1][1])
+        if len(data) > self.max_size:
             self.evicted += 1
-        return evicted
+            return data.popitem(last=False)[1][1]
+        return None
 
     def pop(self, key: K) -> V | None:
         entry = self._data.pop(key, None)
