@@ -12,7 +12,7 @@ from typing import Annotated, Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from certwatch.correlate import EngineSettings
 
@@ -22,8 +22,9 @@ _UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 def parse_duration(value: Any) -> Any:
     """``5`` -> 5.0, ``"15m"`` -> 900.0, ``"1h30m"`` -> 5400.0; anything else is left for pydantic to reject."""
-    if isinstance(value, bool):
-        return value
+    if isinstance(value, bool):  # YAML yes/no/on/off: pydantic would take it as 1.0 or 0.0
+        # ValueError, not TypeError: pydantic reports only the former as a problem of this field
+        raise ValueError(f"not a duration: {value!r} (use seconds or a unit: 500ms, 5s, 15m, 2h, 1d)")  # noqa: TRY004
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
@@ -87,15 +88,20 @@ class Config(Frozen):
     correlation: CorrelationConfig = CorrelationConfig()
     clusters: dict[str, list[str]] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _node_in_one_cluster(self) -> Config:
+    @field_validator("clusters")
+    @classmethod
+    def _node_in_one_cluster(cls, clusters: dict[str, list[str]]) -> dict[str, list[str]]:
+        # A field validator, not a model one, so it is reported together with the other fields' problems.
         seen: dict[str, str] = {}
-        for cluster, nodes in self.clusters.items():
+        problems = []
+        for cluster, nodes in clusters.items():
             for node in nodes:
                 if node in seen and seen[node] != cluster:
-                    raise ValueError(f"node {node!r} is in two clusters: {seen[node]!r} and {cluster!r}")
-                seen[node] = cluster
-        return self
+                    problems.append(f"node {node!r} is in two clusters: {seen[node]!r} and {cluster!r}")
+                seen.setdefault(node, cluster)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return clusters
 
     def node_clusters(self) -> dict[str, str]:
         """``node -> cluster``; nodes not listed belong to ``default``."""

@@ -17,6 +17,7 @@ import os
 import sys
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -34,6 +35,10 @@ _COMPRESSED: Final = (
 )
 
 
+# What a damaged or cut input raises while it is read (gzip: EOFError, BadGzipFile, zlib.error).
+_READ_ERRORS: Final = (OSError, EOFError, zlib.error, tarfile.TarError, zipfile.BadZipFile, lzma.LZMAError)
+
+
 class InputError(Exception):
     """An input that cannot be read; the message names it."""
 
@@ -49,9 +54,13 @@ class Source:
     size: int
 
     def chunks(self) -> Iterator[bytes]:
+        """The content, decompressed; a damaged or cut container raises :class:`InputError` naming it."""
         read = self.stream.read
-        while chunk := read(CHUNK):
-            yield chunk
+        try:
+            while chunk := read(CHUNK):
+                yield chunk
+        except _READ_ERRORS as exc:  # raised in the caller's loop, outside open_sources()
+            raise InputError(f"{self.name}: {exc}") from None
 
 
 class _Prefixed(io.RawIOBase):
@@ -101,7 +110,7 @@ def open_sources(arg: str) -> Iterator[Source]:
     name = "<stdin>" if arg == "-" else arg
     try:
         yield from _layers(name, raw, mtime, position, size)
-    except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, lzma.LZMAError) as exc:
+    except _READ_ERRORS as exc:
         raise InputError(f"{name}: {exc}") from None
     finally:
         if raw is not sys.stdin.buffer:

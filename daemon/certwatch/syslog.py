@@ -139,7 +139,8 @@ class HeaderReader:
         if month is None:
             return None
         ref_year = datetime.fromtimestamp(self.reference, UTC).year
-        for year in (ref_year, ref_year - 1):
+        # The next year first: a reference late on 31 December (or a zone ahead of UTC) may date a stamp in January.
+        for year in (ref_year + 1, ref_year, ref_year - 1):
             try:
                 naive = datetime(year, month, int(day), int(hh), int(mm), min(int(ss), 59))  # noqa: DTZ001
             except ValueError:

@@ -34,7 +34,7 @@ def read_event(body: str) -> Event | Failure | None:
         return _http(body, _KINDS[m[1]])
     if "Sending HTTP error response" in body:
         return _error_response(body)
-    if "certificate verification failed" in body:
+    if "Core server certificate verification failed" in body:  # not ATS 7's "Server certificate verification ..."
         return _verify(body)
     if "not in certificate" in body:
         return _sni(body)
