@@ -26,9 +26,10 @@ _MONTHS: Final = {m: i for i, m in enumerate(calendar.month_abbr) if m}
 _FUTURE_SLACK: Final = 2 * 86400.0
 
 # RFC 3164 / snapshot. The host may end with a colon; the tag is optional (clusterdb lines have none).
+# Groups: 1 PRI; RFC 3339 stamp as 2 whole seconds, 3 fraction, 4 zone; classic stamp as 5-9; 10 host; 11 tag.
 _BSD: Final = re.compile(
     r"(?:<(\d{1,3})>)?"
-    r"(?:(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:[Zz]|[+-]\d\d:?\d\d)?)"
+    r"(?:(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?([Zz]|[+-]\d\d:?\d\d)?"
     r"|([A-Z][a-z]{2}) ([ \d]?\d) (\d\d):(\d\d):(\d\d)(?:\.\d{1,6})?)"
     r" +(\S+?):? +"
     r"(?:([\w./-]+)(?:\[[^\]\s]*\])?: ?)?",
@@ -40,6 +41,7 @@ _IETF: Final = re.compile(
 _STAMP: Final = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?([Zz]|([+-])(\d\d):?(\d\d))?$",
 )
+_SPLIT: Final = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?([Zz]|[+-]\d\d:?\d\d)?$")
 
 
 class StampCache:
@@ -53,16 +55,14 @@ class StampCache:
 
     def parse(self, stamp: str) -> tuple[float, int] | None:
         """Return (epoch seconds, UTC offset in seconds) or ``None`` when the stamp is not a valid time."""
-        dot = stamp.find(".", 19)
-        if dot < 0:
-            dot = stamp.find(",", 19)
-        if dot < 0:
-            key, frac = stamp, 0.0
-        else:
-            end = dot + 1
-            while end < len(stamp) and stamp[end].isdigit():
-                end += 1
-            key, frac = stamp[:dot] + stamp[end:], float("0." + stamp[dot + 1 : end])
+        m = _SPLIT.match(stamp)
+        if m is None:
+            return None
+        return self.parse_parts(m[1], m[2], m[3])
+
+    def parse_parts(self, whole: str, fraction: str | None, zone: str | None) -> tuple[float, int] | None:
+        """The same, from a stamp already split into whole seconds, fraction digits and zone."""
+        key = whole if zone is None else whole + zone
         base = self._cache.get(key)
         if base is None:
             if key in self._cache:
@@ -72,7 +72,9 @@ class StampCache:
             base = self._cache[key] = self._parse_whole(key)
             if base is None:
                 return None
-        return base[0] + frac, base[1]
+        if fraction is None:
+            return base
+        return base[0] + int(fraction) / 10 ** len(fraction), base[1]
 
     def _parse_whole(self, stamp: str) -> tuple[float, int] | None:
         m = _STAMP.match(stamp)
@@ -108,18 +110,21 @@ class HeaderReader:
 
     def read(self, text: str) -> Header | Failure:
         """Read one message (continuation lines included); never raises."""
-        if text.startswith("<") and (m5 := _IETF.match(text)) is not None:
-            return self._ietf(m5, text)
+        if text.startswith("<"):
+            gt = text.find(">", 2, 5)
+            if gt > 0 and text.startswith("1 ", gt + 1) and (m5 := _IETF.match(text)) is not None:
+                return self._ietf(m5, text)
         m = _BSD.match(text)
         if m is None:
             return Failure("not_syslog")
-        if m[2] is not None:
-            parsed = self._stamps.parse(m[2])
+        whole, fraction, zone, host, app = m.group(2, 3, 4, 10, 11)
+        if whole is not None:
+            parsed = self._stamps.parse_parts(whole, fraction, zone)
         else:
-            parsed = self._classic(m[3], m[4], m[5], m[6], m[7])
+            parsed = self._classic(*m.group(5, 6, 7, 8, 9))
         if parsed is None:
             return Failure("bad_timestamp")
-        return Header(parsed[0], parsed[1], m[8], m[9] or "", text[m.end() :], text)
+        return Header(parsed[0], parsed[1], host, app or "", text[m.end() :], text)
 
     def _ietf(self, m: re.Match[str], text: str) -> Header | Failure:
         stamp, host, app = m[2], m[3], m[4]

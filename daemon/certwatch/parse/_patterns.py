@@ -49,6 +49,15 @@ KEY_VALUE_EXAMPLE: Final = 'Detail="Sending Request" Txn-id="5121" Dst-ip="10.10
 DETAIL: Final = re.compile(r'Detail="(Receive Request|Sending Request|Receive Response|Sending Response)"')
 DETAIL_EXAMPLE: Final = 'Level="DEBUG": Detail="Receive Response" Txn-id="7100"'
 
+# The fast path: the four Detail lines in the field order every Cisco sample shows; others take the generic path.
+HTTP_FIELDS: Final = re.compile(
+    r'Detail="(Receive Request|Sending Request|Receive Response|Sending Response)"\s+Txn-id="([^"]*)"'
+    r'(?:\s+TrackingID="[^"]*")?\s+(Src|Dst)-ip="([^"]*)"\s+(?:Src|Dst)-port="([^"]*)"',
+)
+HTTP_FIELDS_EXAMPLE: Final = (
+    'Detail="Sending Request" Txn-id="5121" TrackingID="JA_9f1c2e3a" Dst-ip="10.10.10.12" Dst-port="6972"'
+)
+
 # Inside an HTTPMSG body, flattened ("HTTPMSG: |GET / HTTP/1.1 Host: x |") or on continuation lines.
 REQUEST_LINE: Final = re.compile(r"(?:^|[|\s])([A-Z]{3,7}) (/\S*|\w+://\S+) HTTP/\d(?:\.\d)?")
 REQUEST_LINE_EXAMPLE: Final = "HTTPMSG: |GET /CSFjdoe.cnf.xml HTTP/1.1 Host: cucm-sub1.example.com:6972 |"
@@ -58,6 +67,9 @@ STATUS_LINE_EXAMPLE: Final = "HTTPMSG: |HTTP/1.1 502 Bad Gateway Connection: clo
 
 HOST_HEADER: Final = re.compile(r"(?:^|\s)Host:\s*(\[[0-9A-Fa-f:.]+\]|[^\s:|]+)(?::(\d{1,5}))?", re.IGNORECASE)
 HOST_HEADER_EXAMPLE: Final = " Host: cucm-sub1.example.com:6972"
+# The same, found by its literal first (fast); the character before it is checked by the caller.
+HOST_LITERAL: Final = re.compile(r"Host:[ \t]*(\[[0-9A-Fa-f:.]+\]|[^\s:|]+)(?::(\d{1,5}))?")
+HOST_LITERAL_EXAMPLE: Final = "|GET / HTTP/1.1 Host: cucm-sub1.example.com:6972"
 
 # The first path segment of an MRA request: base64 of "<domain>/<scheme>/<host>/<port>", padding stripped.
 MRA_SEGMENT: Final = re.compile(r"^/([A-Za-z0-9+_-]{12,})(?:/|$)")
@@ -71,6 +83,8 @@ EXAMPLES: Final = (
     (SSL_ERROR, SSL_ERROR_EXAMPLE),
     (KEY_VALUE, KEY_VALUE_EXAMPLE),
     (DETAIL, DETAIL_EXAMPLE),
+    (HTTP_FIELDS, HTTP_FIELDS_EXAMPLE),
+    (HOST_LITERAL, HOST_LITERAL_EXAMPLE),
     (REQUEST_LINE, REQUEST_LINE_EXAMPLE),
     (STATUS_LINE, STATUS_LINE_EXAMPLE),
     (HOST_HEADER, HOST_HEADER_EXAMPLE),

@@ -8,6 +8,7 @@ Never raises.
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from typing import Final
 
@@ -22,6 +23,12 @@ _KINDS: Final = {
     "Receive Response": HttpKind.RECEIVE_RESPONSE,
     "Sending Response": HttpKind.SENDING_RESPONSE,
 }
+_SIDE: Final = {
+    "Receive Request": "Src",
+    "Sending Request": "Dst",
+    "Receive Response": "Src",
+    "Sending Response": "Dst",
+}
 _SSL_CAUSES: Final = {
     SslReason.VERIFY_FAILED: None,
     SslReason.PEER_ALERT: Cause.PEER_REJECTED_CLIENT_CERT,
@@ -30,8 +37,12 @@ _SSL_CAUSES: Final = {
 
 
 def read_event(body: str) -> Event | Failure | None:
-    if 'Detail="' in body and (m := p.DETAIL.search(body)) is not None:
-        return _http(body, _KINDS[m[1]])
+    if 'Detail="' in body:
+        fast = p.HTTP_FIELDS.search(body)
+        if fast is not None and fast[3] == _SIDE[fast[1]]:
+            return _http_fast(body, fast)
+        if (m := p.DETAIL.search(body)) is not None:
+            return _http(body, _KINDS[m[1]])
     if "Sending HTTP error response" in body:
         return _error_response(body)
     if "Core server certificate verification failed" in body:  # not ATS 7's "Server certificate verification ..."
@@ -40,8 +51,8 @@ def read_event(body: str) -> Event | Failure | None:
         return _sni(body)
     if "SSL connection failed" in body:
         return _ssl_error(body)
-    if body.startswith('UTCTime="') and body.count('"') % 2:
-        return Failure("truncated_debug_line")
+    if '="' in body and body.count('"') % 2:
+        return Failure("truncated_debug_line")  # a Key="value" line cut inside a value
     return None
 
 
@@ -52,30 +63,56 @@ def _port(text: str | None) -> int | None:
     return port if 0 < port < 65536 else None
 
 
-def _http(body: str, kind: HttpKind) -> HttpLine | Failure:
-    head, _, msg = body.partition("HTTPMSG:")
-    if head.count('"') % 2:
-        return Failure("truncated_http_line")
-    fields = dict(p.KEY_VALUE.findall(head))
-    txn = fields.get("Txn-id")
+def _http_fast(body: str, m: re.Match[str]) -> HttpLine | Failure:
+    """The usual field order: one regex gave the kind, transaction, address and port."""
+    kind = _KINDS[m[1]]
+    txn = m[2]
     if not txn:
         return Failure("truncated_http_line")
-    side = "Src" if kind in (HttpKind.RECEIVE_REQUEST, HttpKind.RECEIVE_RESPONSE) else "Dst"
-    ip = fields.get(side + "-ip") or None
-    port = _port(fields.get(side + "-port"))
+    msg = body[m.end() :]
+    return _message(kind, txn, m[4] or None, _port(m[5]), msg)
+
+
+def _message(kind: HttpKind, txn: str, ip: str | None, port: int | None, msg: str) -> HttpLine | Failure:
+    """Complete a request/response line from its HTTP message (request line, Host header, status)."""
     host = target_host = target_port = status = None
-    if kind in (HttpKind.RECEIVE_REQUEST, HttpKind.SENDING_REQUEST):
+    if kind is HttpKind.RECEIVE_REQUEST:
         request = p.REQUEST_LINE.search(msg)
         if request is not None and (target := decode_target(request[2])) is not None:
             target_host, target_port = target
-        if kind is HttpKind.SENDING_REQUEST and (h := p.HOST_HEADER.search(msg)) is not None:
-            host = h[1].strip("[]").lower()
+    elif kind is HttpKind.SENDING_REQUEST:
+        host = _host_header(msg)
     else:
         status_line = p.STATUS_LINE.search(msg)
         if status_line is None:
             return Failure("truncated_http_line")
         status = int(status_line[1])
     return HttpLine(kind, txn, ip, port, host, target_host, target_port, status)
+
+
+def _host_header(msg: str) -> str | None:
+    """The request's ``Host:`` header, lower case, without port or IPv6 brackets."""
+    pos = 0
+    while (m := p.HOST_LITERAL.search(msg, pos)) is not None:
+        start = m.start()
+        if start == 0 or msg[start - 1] in " \t\n|":
+            return m[1].strip("[]").lower()
+        pos = m.end()  # X-Forwarded-Host: and the like
+    h = p.HOST_HEADER.search(msg)  # other spellings of the name ("host:")
+    return h[1].strip("[]").lower() if h is not None else None
+
+
+def _http(body: str, kind: HttpKind) -> HttpLine | Failure:
+    """Any field order (the generic Key="value" path)."""
+    head, _, msg = body.partition("HTTPMSG:")
+    if head.count('"') % 2 or not head.rstrip().endswith('"'):
+        return Failure("truncated_http_line")
+    fields = dict(p.KEY_VALUE.findall(head))
+    txn = fields.get("Txn-id")
+    if not txn:
+        return Failure("truncated_http_line")
+    side = "Src" if kind in (HttpKind.RECEIVE_REQUEST, HttpKind.RECEIVE_RESPONSE) else "Dst"
+    return _message(kind, txn, fields.get(side + "-ip") or None, _port(fields.get(side + "-port")), msg)
 
 
 def _error_response(body: str) -> ErrorResponse | Failure:
