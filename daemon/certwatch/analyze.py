@@ -49,6 +49,8 @@ class Analysis:
         self.read.merge(scanner.stats)
 
     def document(self, redacted: bool = True) -> dict[str, Any]:
+        """The report: the state at the end of the input (waiting failures decided, nothing expired by time)."""
+        self.engine.correlator.flush(self.engine.latest)
         return {
             "findings": findings_doc(self.engine.correlator.findings(), redacted),
             "stats": self.stats(),
@@ -74,6 +76,7 @@ class Analysis:
             "bad_gateway": correlator.stats.bad_gateway,
             "cert_failures": correlator.stats.cert_failures,
             "absorbed_errors": correlator.stats.absorbed_errors,
+            "deferred_failures": correlator.stats.deferred_failures,
             "overlong_lines": read.overlong_lines,
             "invalid_utf8": parsed.invalid_utf8,
             "blank_lines": read.blank_lines,

@@ -43,15 +43,60 @@ def test_port_comes_from_the_open_transaction_to_that_origin(engine: Engine, lin
     assert (6972, Cause.UNTRUSTED_SELF_SIGNED, True) == (only(engine).key.port, only(engine).key.cause, True)
 
 
-def test_the_most_recent_open_transaction_wins(engine: Engine, lines: Lines) -> None:
-    """Two open requests to one origin: the failure belongs to the latest one."""
+def test_overlapping_ports_wait_for_the_502_that_names_the_transaction(engine: Engine, lines: Lines) -> None:
+    """Open requests to one origin on two ports: the failure waits, and the 502 says which port failed."""
     feed(
         engine,
-        lines.at(0).sending_request(1, SUB1_IP, 8443),
-        lines.at(1).sending_request(2, SUB1_IP, 6972),
-        lines.at(1.01).verify(SUB1, SUB1_IP),
+        lines.at(0).sending_request(1, SUB1_IP, 6972, host=SUB1),
+        lines.at(0.01).sending_request(2, SUB1_IP, 8443, host=SUB1),
+        lines.at(0.02).verify(SUB1, SUB1_IP),
     )
-    assert 6972 == only(engine).key.port
+    waiting = engine.correlator.findings()
+    feed(engine, lines.at(0.03).sending_response(1, 502))
+    assert ([], 6972, 1) == (waiting, only(engine).key.port, only(engine).bad_gateway)
+
+
+def test_overlapping_ports_a_success_rules_a_transaction_out(engine: Engine, lines: Lines) -> None:
+    """The 8443 request is answered (kept-alive connection, no handshake): the failure was 6972's."""
+    feed(
+        engine,
+        lines.at(0).sending_request(1, SUB1_IP, 6972, host=SUB1),
+        lines.at(0.01).sending_request(2, SUB1_IP, 8443, host=SUB1),
+        lines.at(0.02).verify(SUB1, SUB1_IP),
+        lines.at(0.05).receive_response(2, SUB1_IP, 8443, 200),
+    )
+    assert (6972, FindingState.FAILING) == (only(engine).key.port, only(engine).state)
+
+
+def test_overlapping_ports_without_news_take_the_latest_after_the_window(engine: Engine, lines: Lines) -> None:
+    """Nothing decides within the window: the most recent candidate is taken, as the next event shows."""
+    feed(
+        engine,
+        lines.at(0).sending_request(1, SUB1_IP, 8443, host=SUB1),
+        lines.at(1).sending_request(2, SUB1_IP, 6972, host=SUB1),
+        lines.at(1.01).verify(SUB1, SUB1_IP),
+        lines.at(7).sending_request(3, PUB_IP, 8443, host=PUB),
+    )
+    assert (6972, 1) == (only(engine).key.port, engine.correlator.stats.deferred_failures)
+
+
+def test_a_connection_by_another_name_is_not_a_candidate(engine: Engine, lines: Lines) -> None:
+    """A request to the same address by its FQDN does not share the failure of the by-IP connection."""
+    feed(
+        engine,
+        lines.at(0).sending_request(1, PUB_IP, 8443, host=PUB),
+        lines.at(0.01).sni(PUB_IP, PUB_IP),
+        lines.at(0.02).receive_response(1, PUB_IP, 8443, 200),
+        lines.at(10).sending_request(2, PUB_IP, 8443, host=PUB),
+        lines.at(10.02).receive_response(2, PUB_IP, 8443, 200),
+    )
+    key = only(engine).key
+    assert (PUB_IP, None, Cause.NAME_MISMATCH, FindingState.FAILING) == (
+        key.origin,
+        key.port,
+        key.cause,
+        only(engine).state,
+    )
 
 
 def test_port_from_host_header_or_mra_target(lines: Lines) -> None:
@@ -278,3 +323,19 @@ def test_tables_stay_within_their_bounds_and_count_evictions(lines: Lines) -> No
     assert all(size <= bound for size, bound in sizes.values()), sizes
     evictions = engine.correlator.table_evictions()
     assert (195 + 2, 1) == (evictions["findings"], evictions["nodes"])
+
+
+def test_an_undecided_failure_goes_to_the_port_where_it_is_already_known(engine: Engine, lines: Lines) -> None:
+    """Permissive failures never get a 502: with 8443 and 6972 open, the port already failing this way wins."""
+    feed(
+        engine,
+        lines.at(0).sending_request(1, SUB1_IP, 6972, host=SUB1),
+        lines.at(0.01).verify(SUB1, SUB1_IP, action="Continue"),
+        lines.at(10).sending_request(2, SUB1_IP, 6972, host=SUB1),
+        lines.at(10.01).sending_request(3, SUB1_IP, 8443, host=SUB1),
+        lines.at(10.02).verify(SUB1, SUB1_IP, action="Continue"),
+        lines.at(10.05).receive_response(3, SUB1_IP, 8443, 200),
+        lines.at(10.06).receive_response(2, SUB1_IP, 6972, 200),
+    )
+    engine.correlator.flush(20.0)
+    assert [("expc01", SUB1, 6972, Cause.UNTRUSTED_SELF_SIGNED, False, FindingState.AT_RISK, 2, 0)] == summary(engine)

@@ -1,9 +1,8 @@
 """Correlation of ``traffic_server`` events into findings (pure)."""
 
-from certwatch.correlate.correlator import (
+from certwatch.correlate.correlator import ChangeListener, Correlator
+from certwatch.correlate.records import (
     DEFAULT_CLUSTER,
-    ChangeListener,
-    Correlator,
     EngineSettings,
     EngineStats,
     Finding,

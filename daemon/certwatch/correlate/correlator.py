@@ -1,13 +1,16 @@
 """The correlator: joins ``traffic_server`` events per node into findings. Pure; time comes in as arguments.
 
 Two clocks, both passed in: the *message* time stamp (``Header.ts``) joins events to each other inside the join
-window; ``now`` (the receive clock in the daemon, the latest message time in ``analyze``) drives table TTLs and
-the quiet-period expiry. Events are taken in arrival order.
+window; ``now`` (the receive clock in the daemon, the latest message time in ``analyze``) drives table TTLs, the
+quiet-period expiry and how long an undecided failure may wait. Events are taken in arrival order.
 
 Joins, per node (an Expressway peer):
 
-* a verify/SNI WARNING names the origin (host and IP) but not the port: the port is that of the most recent open
-  transaction to that origin (its ``Dst-ip``, ``Host:`` header or decoded MRA target) within the window;
+* a verify/SNI WARNING names the origin (host and IP) but not the port. Its transaction is an open one to that
+  origin within the window: one whose ``Host:`` header or decoded MRA target is the failing name, or, for a
+  transaction that names no host, whose ``Dst-ip`` is the origin's address. When the open candidates use several
+  ports (Jabber asks 8443 and 6972 of one CUCM at once), the failure waits: a 502 on a candidate names it, a
+  success rules a candidate out, and after the window the latest candidate is taken;
 * a 502 is counted once per transaction (``Sending Response`` and the ``Sending HTTP error response`` event for
   the same client address are one 502) and is *correlated* when its transaction had an enforced failure attached,
   or its origin had one, within the window; without request lines, when exactly one origin of the node failed
@@ -20,129 +23,27 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from certwatch.correlate.machine import step, txn_step
+from certwatch.correlate.records import (
+    DEFAULT_CLUSTER,
+    MAX_PENDING_PER_NODE,
+    RECENT_PER_ORIGIN,
+    Blame,
+    Candidate,
+    EngineSettings,
+    EngineStats,
+    Finding,
+    FindingKey,
+    NodeInfo,
+    Pending,
+    Recent502,
+    Txn,
+)
 from certwatch.correlate.states import Change, FindingState, Signal, TxnSignal, TxnState
 from certwatch.correlate.table import BoundedTable
 from certwatch.model import Cause, CertFailure, ErrorResponse, FailureSource, Header, HttpKind, HttpLine, Record
-
-DEFAULT_CLUSTER = "default"
-
-
-class FindingKey(NamedTuple):
-    """The identity shared by an offline finding and a live incident."""
-
-    node: str
-    origin: str
-    port: int | None
-    cause: Cause
-    enforced: bool
-
-
-@dataclass(frozen=True, slots=True)
-class EngineSettings:
-    """Windows (seconds) and table bounds; :mod:`certwatch.config` builds this from the YAML file."""
-
-    join_window: float = 5.0
-    resolve_after: float = 900.0
-    transaction_ttl: float = 300.0
-    max_transactions: int = 100_000
-    max_index_entries: int = 100_000
-    max_findings: int = 10_000
-    max_nodes: int = 1_024
-    evidence_lines: int = 5
-
-
-@dataclass(slots=True)
-class Finding:
-    key: FindingKey
-    cluster: str
-    origin_ip: str | None
-    first_seen: float
-    first_offset: int
-    last_seen: float
-    last_offset: int
-    state: FindingState = FindingState.NEW
-    cert_failures: int = 0
-    bad_gateway: int = 0
-    error: str | None = None
-    depth: int | None = None
-    last_failure: float = 0.0  # message time of the latest failure
-    last_activity: float = 0.0  # receive time of the latest failure (quiet-period expiry)
-    changed_at: float = 0.0  # receive time of the latest state change
-    evidence: list[str] = field(default_factory=list)
-
-    @property
-    def active(self) -> bool:
-        return self.state in (FindingState.FAILING, FindingState.AT_RISK)
-
-
-@dataclass(slots=True)
-class _Txn:
-    started: float  # message time of its first line
-    last: float  # message time of its latest line
-    client: tuple[str, int] | None = None
-    origin_ip: str | None = None
-    origin_host: str | None = None
-    target_host: str | None = None
-    port: int | None = None
-    state: TxnState = TxnState.OPEN
-    failure: FindingKey | None = None  # the enforced failure attached to it
-    failed_at: float = 0.0
-    bad_gateway: bool = False
-    request_text: str | None = None
-
-    def idents(self) -> list[str]:
-        """The names the origin of this transaction is known by (Dst-ip, Host header, MRA target)."""
-        out = []
-        if self.origin_ip:
-            out.append(self.origin_ip)
-        if self.origin_host:
-            out.append(self.origin_host)
-        if self.target_host:
-            out.append(self.target_host)
-        return out
-
-
-class _Blame(NamedTuple):
-    """The latest enforced failure seen for an origin identity (host, IP or SNI) on a node."""
-
-    ts: float
-    key: FindingKey
-
-
-@dataclass(slots=True)
-class _Recent502:
-    ts: float
-    txn: str | None
-    event_seen: bool
-    response_seen: bool
-
-
-@dataclass(slots=True)
-class NodeInfo:
-    """What the correlator knows of one Expressway node."""
-
-    records: int = 0
-    request_lines: int = 0
-    bad_gateway: int = 0
-    uncorrelated_bad_gateway: int = 0
-    recent: deque[_Blame] = field(default_factory=lambda: deque(maxlen=32))
-
-
-@dataclass(slots=True)
-class EngineStats:
-    records: int = 0
-    bad_gateway: int = 0
-    uncorrelated_bad_gateway: int = 0
-    cert_failures: int = 0
-    absorbed_errors: int = 0  # ERROR lines whose WARNING carried the cause
-    unexpected_transitions: int = 0
-    findings_evicted: int = 0
-    nodes_evicted: int = 0
-
 
 ChangeListener = Callable[[Finding, Change, float], None]
 
@@ -162,12 +63,12 @@ class Correlator:
         self.stats = EngineStats()
         self._window = s.join_window
         ttl, idx = s.transaction_ttl, s.max_index_entries
-        self._txns: BoundedTable[tuple[str, str], _Txn] = BoundedTable(s.max_transactions, ttl)
-        self._by_origin: BoundedTable[tuple[str, str], str] = BoundedTable(idx, ttl)
+        self._txns: BoundedTable[tuple[str, str], Txn] = BoundedTable(s.max_transactions, ttl)
+        self._by_origin: BoundedTable[tuple[str, str], deque[str]] = BoundedTable(idx, ttl)
         self._clients: BoundedTable[tuple[str, str, int], str] = BoundedTable(idx, ttl)
-        self._recent502: BoundedTable[tuple[str, str, int], _Recent502] = BoundedTable(idx, ttl)
-        self._warnings: BoundedTable[tuple[str, str], _Blame] = BoundedTable(idx, ttl)
-        self._blame: BoundedTable[tuple[str, str], _Blame] = BoundedTable(idx, ttl)
+        self._recent502: BoundedTable[tuple[str, str, int], Recent502] = BoundedTable(idx, ttl)
+        self._warnings: BoundedTable[tuple[str, str], Blame | Pending] = BoundedTable(idx, ttl)
+        self._blame: BoundedTable[tuple[str, str], Blame] = BoundedTable(idx, ttl)
         self._aliases: BoundedTable[tuple[str, str], str] = BoundedTable(idx, None)
         self._findings: BoundedTable[FindingKey, Finding] = BoundedTable(s.max_findings, None)
         self._by_finding_origin: dict[tuple[str, str], set[FindingKey]] = {}
@@ -201,6 +102,8 @@ class Correlator:
         """``{table: (entries, bound)}``, for tests and self-metrics."""
         sizes = {name: (len(t), t.max_size) for name, t in self._tables().items()}
         sizes["finding_origin_index"] = (len(self._by_finding_origin), 2 * self.settings.max_findings)
+        pending = sum(len(info.pending) for _, info in self._nodes.items())
+        sizes["pending_failures"] = (pending, MAX_PENDING_PER_NODE * self.settings.max_nodes)
         return sizes
 
     def table_evictions(self) -> dict[str, int]:
@@ -220,17 +123,28 @@ class Correlator:
                 self.stats.nodes_evicted += 1
         info.records += 1
         self.stats.records += 1
+        if info.pending:
+            self._settle_due(node, info, lambda p: header.ts - p.header.ts > self._window, now)
         kind = type(event)
         if kind is HttpLine:
             info.request_lines += 1
-            self._http(node, header, event, now)  # type: ignore[arg-type]
+            self._http(node, info, header, event, now)  # type: ignore[arg-type]
         elif kind is CertFailure:
             self._cert_failure(node, info, header, event, now)  # type: ignore[arg-type]
         elif kind is ErrorResponse:
-            self._error_response(node, header, event, now)  # type: ignore[arg-type]
+            self._error_response(node, info, header, event, now)  # type: ignore[arg-type]
+
+    def flush(self, now: float) -> None:
+        """Decide every waiting failure now (the end of an offline input)."""
+        for node, info in list(self._nodes.items()):
+            self._settle_due(node, info, lambda _p: True, now)
 
     def expire(self, now: float) -> None:
-        """Resolve findings quiet for ``resolve_after`` and drop stale table entries (the daemon's timer)."""
+        """The daemon's timer: decide failures that waited a window, resolve findings quiet for ``resolve_after``
+        and drop stale table entries."""
+        for node, info in list(self._nodes.items()):
+            if info.pending:
+                self._settle_due(node, info, lambda p: now - p.created > self._window, now)
         quiet_before = now - self.settings.resolve_after
         for finding in self._findings.values():
             if finding.active and finding.last_activity <= quiet_before:
@@ -255,11 +169,11 @@ class Correlator:
 
     # ---- request and response lines --------------------------------------------------------------------------
 
-    def _http(self, node: str, h: Header, ev: HttpLine, now: float) -> None:
+    def _http(self, node: str, info: NodeInfo, h: Header, ev: HttpLine, now: float) -> None:
         key = (node, ev.txn)
         txn = self._txns.get(key)
         if txn is None:
-            txn = _Txn(h.ts, h.ts)
+            txn = Txn(h.ts, h.ts)
         else:
             txn.started = min(txn.started, h.ts)
             txn.last = max(txn.last, h.ts)
@@ -267,18 +181,20 @@ class Correlator:
         kind = ev.kind
         if kind is HttpKind.RECEIVE_REQUEST or kind is HttpKind.SENDING_REQUEST:
             self._request(node, h, ev, txn, now)
-        elif kind is HttpKind.SENDING_RESPONSE:
+            return
+        if kind is HttpKind.SENDING_RESPONSE:
             if ev.ip is not None and ev.port is not None:
                 txn.client = (ev.ip, ev.port)
-            if ev.status == 502:
-                self._bad_gateway(node, h, now, ev.txn, txn, txn.client, via_event=False)
-            self._response(node, txn, ev.status, now)
         else:  # RECEIVE_RESPONSE: Src-ip/Src-port are the origin's
             txn.origin_ip = txn.origin_ip or ev.ip
             txn.port = txn.port or ev.port
-            self._response(node, txn, ev.status, now)
+        if info.pending:
+            self._learn(node, info, ev.txn, ev.status, now)
+        if kind is HttpKind.SENDING_RESPONSE and ev.status == 502:
+            self._bad_gateway(node, info, h, now, ev.txn, txn, txn.client, via_event=False)
+        self._response(node, txn, ev.status, now)
 
-    def _request(self, node: str, h: Header, ev: HttpLine, txn: _Txn, now: float) -> None:
+    def _request(self, node: str, h: Header, ev: HttpLine, txn: Txn, now: float) -> None:
         if ev.kind is HttpKind.RECEIVE_REQUEST:
             if ev.ip is not None and ev.port is not None:
                 txn.client = (ev.ip, ev.port)
@@ -292,21 +208,31 @@ class Correlator:
             txn.target_host = ev.target_host
             txn.port = txn.port or ev.target_port
         for ident in txn.idents():
-            self._by_origin.put((node, ident), ev.txn, now)
+            recent = self._by_origin.get((node, ident))
+            if recent is None:
+                recent = deque(maxlen=RECENT_PER_ORIGIN)
+            if not recent or recent[-1] != ev.txn:
+                recent.append(ev.txn)
+            self._by_origin.put((node, ident), recent, now)
         self._txn_signal(txn, TxnSignal.REQUEST)
 
-    def _response(self, node: str, txn: _Txn, status: int | None, now: float) -> None:
+    def _response(self, node: str, txn: Txn, status: int | None, now: float) -> None:
         was = txn.state
         self._txn_signal(txn, TxnSignal.RESPONSE)
         if was is TxnState.OPEN and status is not None and status < 500:
             self._clean_success(node, txn, now)
 
-    def _clean_success(self, node: str, txn: _Txn, now: float) -> None:
+    def _origin_idents(self, node: str, txn: Txn) -> set[str]:
+        """The names to look an origin up by: the name the connection used, else its address and aliases."""
+        names = txn.names()
+        if names or txn.origin_ip is None:
+            return names
+        alias = self._aliases.get((node, txn.origin_ip))
+        return {txn.origin_ip} if alias is None else {txn.origin_ip, alias}
+
+    def _clean_success(self, node: str, txn: Txn, now: float) -> None:
         """A transaction without a failure of its own got an answer: the origin's certificate passed."""
-        idents = set(txn.idents())
-        if txn.origin_ip is not None and (alias := self._aliases.get((node, txn.origin_ip))) is not None:
-            idents.add(alias)
-        for ident in idents:
+        for ident in self._origin_idents(node, txn):
             for key in tuple(self._by_finding_origin.get((node, ident), ())):
                 finding = self._findings.get(key)
                 if finding is None or finding.state is not FindingState.FAILING:
@@ -316,28 +242,31 @@ class Correlator:
                 if txn.started > finding.last_failure:
                     self._signal(finding, Signal.CLEAN_SUCCESS, now)
 
-    def _txn_signal(self, txn: _Txn, signal: TxnSignal) -> None:
+    def _txn_signal(self, txn: Txn, signal: TxnSignal) -> None:
         txn.state, unexpected = txn_step(txn.state, signal)
         if unexpected:
             self.stats.unexpected_transitions += 1
 
     # ---- 502s ------------------------------------------------------------------------------------------------
 
-    def _error_response(self, node: str, h: Header, ev: ErrorResponse, now: float) -> None:
+    def _error_response(self, node: str, info: NodeInfo, h: Header, ev: ErrorResponse, now: float) -> None:
         if ev.status != 502:
             return
         client = (ev.ip, ev.port) if ev.ip is not None and ev.port is not None else None
         txn_id = self._clients.get((node, *client)) if client is not None else None
         txn = self._txns.get((node, txn_id)) if txn_id is not None else None
-        self._bad_gateway(node, h, now, txn_id, txn, client, via_event=True)
+        if info.pending and txn_id is not None:
+            self._learn(node, info, txn_id, 502, now)
+        self._bad_gateway(node, info, h, now, txn_id, txn, client, via_event=True)
 
     def _bad_gateway(
         self,
         node: str,
+        info: NodeInfo,
         h: Header,
         now: float,
         txn_id: str | None,
-        txn: _Txn | None,
+        txn: Txn | None,
         client: tuple[str, int] | None,
         via_event: bool,
     ) -> None:
@@ -350,14 +279,13 @@ class Correlator:
                 return
             txn.bad_gateway = True
         self.stats.bad_gateway += 1
-        info = self._nodes.get(node)
-        if info is not None:
-            info.bad_gateway += 1
-        finding = self._explain_502(node, h.ts, txn)
+        info.bad_gateway += 1
+        if info.pending and (txn is None or not txn.idents()):
+            self._settle_due(node, info, lambda _p: True, now)  # a join by time needs every failure decided
+        finding = self._explain_502(node, info, h.ts, txn)
         if finding is None:
             self.stats.uncorrelated_bad_gateway += 1
-            if info is not None:
-                info.uncorrelated_bad_gateway += 1
+            info.uncorrelated_bad_gateway += 1
             return
         self._signal(finding, Signal.BAD_GATEWAY, now)
         finding.bad_gateway += 1
@@ -378,17 +306,17 @@ class Correlator:
                 prev.response_seen = True
                 prev.txn = txn_id
                 return True
-        self._recent502.put(ck, _Recent502(ts, txn_id, via_event, not via_event), now)
+        self._recent502.put(ck, Recent502(ts, txn_id, via_event, not via_event), now)
         return False
 
-    def _explain_502(self, node: str, ts: float, txn: _Txn | None) -> Finding | None:
+    def _explain_502(self, node: str, info: NodeInfo, ts: float, txn: Txn | None) -> Finding | None:
         window = self._window
         if txn is not None and txn.failure is not None and abs(ts - txn.failed_at) <= window:
             finding = self._findings.get(txn.failure)
             if finding is not None:
                 return finding
-        if txn is not None and (idents := txn.idents()):
-            best: _Blame | None = None
+        if txn is not None and (idents := self._origin_idents(node, txn)):
+            best: Blame | None = None
             for ident in idents:
                 blame = self._blame.get((node, ident))
                 if blame is None or abs(ts - blame.ts) > window:
@@ -400,9 +328,6 @@ class Correlator:
                     best = blame
             return self._findings.get(best.key) if best is not None else None
         # No usable transaction (request lines absent): join by time when a single origin is failing.
-        info = self._nodes.get(node)
-        if info is None:
-            return None
         candidates = {b.key.origin: b for b in info.recent if abs(ts - b.ts) <= window}
         if len(candidates) != 1:
             return None
@@ -415,15 +340,103 @@ class Correlator:
         cause = ev.cause
         if cause is None:  # ERROR "certificate verify failed": the WARNING logged with it has the cause
             warned = self._warnings.get((node, ev.name))
-            if warned is not None and abs(h.ts - warned.ts) <= self._window:
+            if warned is not None and abs(h.ts - (warned.ts if isinstance(warned, Blame) else warned.header.ts)) <= (
+                self._window
+            ):
                 self.stats.absorbed_errors += 1
-                finding = self._findings.get(warned.key)
-                if finding is not None:
+                if isinstance(warned, Pending):
+                    warned.absorbed.append(h.text)
+                elif (finding := self._findings.get(warned.key)) is not None:
                     self._evidence(finding, h.text)
                 return
             cause = Cause.OTHER_VERIFY_ERROR
-        txn = self._open_txn(node, h.ts, ev)
-        key = FindingKey(node, ev.host, txn.port if txn is not None else None, cause, ev.enforced)
+        candidates = self._candidates(node, h.ts, ev)
+        if len({c.port for c in candidates}) > 1:
+            self._defer(node, info, Pending(h, ev, cause, candidates, now), now)
+            return
+        txn = self._txns.get((node, candidates[0].txn)) if candidates else None
+        self._apply(node, info, h, ev, cause, txn, candidates[0].port if candidates else None, now)
+
+    def _candidates(self, node: str, ts: float, ev: CertFailure) -> list[Candidate]:
+        """Open transactions of ``node`` within the window whose connection is the one that failed, latest first."""
+        names = {n for n in (ev.host, ev.name) if n}
+        seen: set[str] = set()
+        out: list[Candidate] = []
+        for ident in (*names, ev.ip):
+            recent = self._by_origin.get((node, ident)) if ident else None
+            for txn_id in recent or ():
+                if txn_id in seen:
+                    continue
+                seen.add(txn_id)
+                txn = self._txns.get((node, txn_id))
+                if txn is None or txn.state is TxnState.CLOSED or abs(ts - txn.last) > self._window:
+                    continue
+                txn_names = txn.names()
+                if (txn_names and not txn_names & names) or (not txn_names and txn.origin_ip != ev.ip):
+                    continue  # another name was used for that connection, so another certificate check
+                out.append(Candidate(txn_id, txn.port, txn.last))
+        out.sort(key=lambda c: c.last, reverse=True)
+        return out
+
+    def _defer(self, node: str, info: NodeInfo, pending: Pending, now: float) -> None:
+        self.stats.deferred_failures += 1
+        info.pending.append(pending)
+        if len(info.pending) > MAX_PENDING_PER_NODE:
+            self._settle(node, info, info.pending[0], info.pending[0].candidates[0], now)
+        if pending.event.source is not FailureSource.SSL_ERROR:
+            for name in {pending.event.name, pending.event.host, pending.event.ip}:
+                if name:
+                    self._warnings.put((node, name), pending, now)
+
+    def _learn(self, node: str, info: NodeInfo, txn_id: str, status: int | None, now: float) -> None:
+        """A response on a candidate transaction tells which one a waiting failure belongs to."""
+        for pending in list(info.pending):
+            match = next((c for c in pending.candidates if c.txn == txn_id), None)
+            if match is None or status is None:
+                continue
+            if status == 502:
+                self._settle(node, info, pending, match, now)
+            elif status < 500 and pending.event.enforced:
+                # That connection worked, so the failure was not its own. (A permissive failure does not stop
+                # its connection: there a success says nothing.)
+                pending.candidates.remove(match)
+                if len(pending.ports()) <= 1:
+                    self._settle(node, info, pending, self._likeliest(node, pending), now)
+
+    def _settle_due(self, node: str, info: NodeInfo, due: Callable[[Pending], bool], now: float) -> None:
+        for pending in [p for p in info.pending if due(p)]:
+            self._settle(node, info, pending, self._likeliest(node, pending), now)
+
+    def _likeliest(self, node: str, pending: Pending) -> Candidate | None:
+        """Without news: the latest candidate on a port where this failure is already known, else the latest."""
+        ev = pending.event
+        for candidate in pending.candidates:  # latest first
+            key = FindingKey(node, ev.host, candidate.port, pending.cause, ev.enforced)
+            finding = self._findings.get(key)
+            if finding is not None and finding.active:
+                return candidate
+        return pending.candidates[0] if pending.candidates else None
+
+    def _settle(self, node: str, info: NodeInfo, pending: Pending, choice: Candidate | None, now: float) -> None:
+        info.pending.remove(pending)
+        txn = self._txns.get((node, choice.txn)) if choice is not None else None
+        port = choice.port if choice is not None else None
+        self._apply(node, info, pending.header, pending.event, pending.cause, txn, port, now, pending.absorbed)
+
+    def _apply(
+        self,
+        node: str,
+        info: NodeInfo,
+        h: Header,
+        ev: CertFailure,
+        cause: Cause,
+        txn: Txn | None,
+        port: int | None,
+        now: float,
+        absorbed: list[str] | None = None,
+    ) -> None:
+        """Count one failure on its finding and remember it for the joins that follow."""
+        key = FindingKey(node, ev.host, port, cause, ev.enforced)
         finding = self._finding(key, ev.ip or (txn.origin_ip if txn is not None else None), h, now)
         self.stats.cert_failures += 1
         finding.cert_failures += 1
@@ -434,13 +447,15 @@ class Correlator:
         if txn is not None and not finding.evidence and txn.request_text is not None:
             self._evidence(finding, txn.request_text)
         self._evidence(finding, h.text)
+        for text in absorbed or ():
+            self._evidence(finding, text)
         self._signal(finding, Signal.ENFORCED_FAILURE if ev.enforced else Signal.PERMISSIVE_FAILURE, now)
-        names = {n for n in (ev.name, ev.host, ev.ip) if n}
         if txn is not None:
             self._txn_signal(txn, TxnSignal.CERT_FAILURE)
             if ev.enforced:
                 txn.failure, txn.failed_at = key, h.ts
-        blame = _Blame(h.ts, key)
+        blame = Blame(h.ts, key)
+        names = {n for n in (ev.name, ev.host, ev.ip) if n}
         if ev.source is not FailureSource.SSL_ERROR:
             for name in names:
                 self._warnings.put((node, name), blame, now)
@@ -450,22 +465,6 @@ class Correlator:
             info.recent.append(blame)
         if ev.ip is not None and ev.ip != ev.host:
             self._aliases.put((node, ev.ip), ev.host, now)
-
-    def _open_txn(self, node: str, ts: float, ev: CertFailure) -> _Txn | None:
-        """The most recent open transaction of ``node`` to the failing origin within the join window."""
-        best: _Txn | None = None
-        for ident in {ev.ip, ev.host, ev.name}:
-            if not ident:
-                continue
-            txn_id = self._by_origin.get((node, ident))
-            if txn_id is None:
-                continue
-            txn = self._txns.get((node, txn_id))
-            if txn is None or txn.state is TxnState.CLOSED or abs(ts - txn.last) > self._window:
-                continue
-            if best is None or txn.last > best.last:
-                best = txn
-        return best
 
     def _finding(self, key: FindingKey, ip: str | None, h: Header, now: float) -> Finding:
         finding = self._findings.get(key)

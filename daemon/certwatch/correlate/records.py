@@ -1,0 +1,151 @@
+"""The values the correlator keeps: findings and their key, transactions, join-index entries, per-node facts."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from certwatch.correlate.states import FindingState, TxnState
+from certwatch.model import Cause, CertFailure, Header
+
+DEFAULT_CLUSTER = "default"
+RECENT_PER_ORIGIN = 8  # transactions remembered per origin name or address, for joining failures to them
+MAX_PENDING_PER_NODE = 64  # failures waiting to learn which of several transactions they belong to
+
+
+class FindingKey(NamedTuple):
+    """The identity shared by an offline finding and a live incident."""
+
+    node: str
+    origin: str
+    port: int | None
+    cause: Cause
+    enforced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Windows (seconds) and table bounds; :mod:`certwatch.config` builds this from the YAML file."""
+
+    join_window: float = 5.0
+    resolve_after: float = 900.0
+    transaction_ttl: float = 300.0
+    max_transactions: int = 100_000
+    max_index_entries: int = 100_000
+    max_findings: int = 10_000
+    max_nodes: int = 1_024
+    evidence_lines: int = 5
+
+
+@dataclass(slots=True)
+class Finding:
+    key: FindingKey
+    cluster: str
+    origin_ip: str | None
+    first_seen: float
+    first_offset: int
+    last_seen: float
+    last_offset: int
+    state: FindingState = FindingState.NEW
+    cert_failures: int = 0
+    bad_gateway: int = 0
+    error: str | None = None
+    depth: int | None = None
+    last_failure: float = 0.0  # message time of the latest failure
+    last_activity: float = 0.0  # receive time of the latest failure (quiet-period expiry)
+    changed_at: float = 0.0  # receive time of the latest state change
+    evidence: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.state in (FindingState.FAILING, FindingState.AT_RISK)
+
+
+@dataclass(slots=True)
+class Txn:
+    """One proxied request, from its request/response lines."""
+
+    started: float  # message time of its first line
+    last: float  # message time of its latest line
+    client: tuple[str, int] | None = None
+    origin_ip: str | None = None  # Dst-ip of Sending Request, Src-ip of Receive Response
+    origin_host: str | None = None  # Host: header of Sending Request
+    target_host: str | None = None  # decoded MRA target of Receive Request
+    port: int | None = None
+    state: TxnState = TxnState.OPEN
+    failure: FindingKey | None = None  # the enforced failure attached to it
+    failed_at: float = 0.0
+    bad_gateway: bool = False
+    request_text: str | None = None
+
+    def names(self) -> set[str]:
+        """The names the connection to the origin used (the TLS SNI): Host header, MRA target."""
+        return {n for n in (self.origin_host, self.target_host) if n}
+
+    def idents(self) -> list[str]:
+        """Every name or address the origin of this transaction is known by."""
+        return [i for i in (self.origin_ip, self.origin_host, self.target_host) if i]
+
+
+class Blame(NamedTuple):
+    """A failure seen for an origin identity (host, IP or SNI) on a node, and what it became."""
+
+    ts: float
+    key: FindingKey
+
+
+@dataclass(slots=True)
+class Candidate:
+    txn: str
+    port: int | None
+    last: float
+
+
+@dataclass(slots=True)
+class Pending:
+    """A failure whose origin had open transactions on several ports: which one failed is learnt from the next
+    response (a 502 names it, a success rules one out) or, after the join window, taken as the latest."""
+
+    header: Header
+    event: CertFailure
+    cause: Cause
+    candidates: list[Candidate]
+    created: float  # receive time
+    absorbed: list[str] = field(default_factory=list)  # ERROR lines logged with it (evidence)
+
+    def ports(self) -> set[int | None]:
+        return {c.port for c in self.candidates}
+
+
+@dataclass(slots=True)
+class Recent502:
+    ts: float
+    txn: str | None
+    event_seen: bool
+    response_seen: bool
+
+
+@dataclass(slots=True)
+class NodeInfo:
+    """What the correlator knows of one Expressway node."""
+
+    records: int = 0
+    request_lines: int = 0
+    bad_gateway: int = 0
+    uncorrelated_bad_gateway: int = 0
+    recent: deque[Blame] = field(default_factory=lambda: deque(maxlen=32))
+    pending: list[Pending] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class EngineStats:
+    records: int = 0
+    bad_gateway: int = 0
+    uncorrelated_bad_gateway: int = 0
+    cert_failures: int = 0
+    absorbed_errors: int = 0  # ERROR lines whose WARNING carried the cause
+    deferred_failures: int = 0  # failures that waited to learn their transaction (several ports open)
+    unexpected_transitions: int = 0
+    findings_evicted: int = 0
+    nodes_evicted: int = 0
