@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from certwatch.config import Config
@@ -39,14 +39,6 @@ class Analysis:
             message(raw)
         self.read.merge(scanner.stats)
         self.sources.append(source.name)
-
-    def feed_bytes(self, data: bytes, reference: float = 0.0) -> None:
-        """Analyse an in-memory log (tests, benchmarks)."""
-        self.engine.headers.reference = reference
-        scanner = Scanner(_NEEDLE, self.config.input.max_message_bytes)
-        for raw in [*scanner.feed(data), *scanner.finish()]:
-            self.engine.message(raw)
-        self.read.merge(scanner.stats)
 
     def document(self, redacted: bool = True) -> dict[str, Any]:
         """The report: the state at the end of the input (waiting failures decided, nothing expired by time)."""
@@ -85,12 +77,3 @@ class Analysis:
             "unexpected_transitions": correlator.stats.unexpected_transitions,
             "inputs": list(self.sources),
         }
-
-
-def analyze(
-    sources: Iterable[Source], config: Config, redacted: bool = True, progress: Progress | None = None
-) -> dict[str, Any]:
-    analysis = Analysis(config)
-    for source in sources:
-        analysis.feed_source(source, progress)
-    return analysis.document(redacted)

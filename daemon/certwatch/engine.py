@@ -66,25 +66,20 @@ class Engine:
             text = raw.decode(errors="replace")
             stats.invalid_utf8 += 1
         header = self.headers.read(text)
-        if type(header) is Failure:
+        if isinstance(header, Failure):
             stats.failures[header.reason] += 1
             return
-        if header.app != TRAFFIC_SERVER:  # type: ignore[union-attr]
+        if header.app != TRAFFIC_SERVER:
             stats.ignored += 1
             return
         stats.traffic_server += 1
-        event = read_event(header.body)  # type: ignore[union-attr]
+        event = read_event(header.body)
         if event is None:
             stats.ignored += 1
             return
-        if type(event) is Failure:
+        if isinstance(event, Failure):
             stats.failures[event.reason] += 1
             return
         stats.events += 1
-        ts = header.ts  # type: ignore[union-attr]
-        self._latest = max(self._latest, ts)
-        self.correlator.observe(Record(header, event), self._latest if now is None else now)  # type: ignore[arg-type]
-
-    def count_failure(self, reason: str, n: int = 1) -> None:
-        """Failures found before parsing (the scanner's bulk pass, orphan continuation lines)."""
-        self.stats.failures[reason] = self.stats.failures.get(reason, 0) + n
+        self._latest = max(self._latest, header.ts)
+        self.correlator.observe(Record(header, event), self._latest if now is None else now)

@@ -121,35 +121,15 @@ class Joiner:
         return parts[0] if len(parts) == 1 else b"\n".join(parts)
 
 
-class _Lines:
-    """What both readers do with one complete line: count it, strip ``\\r``, cut it, hand it to the joiner."""
-
-    __slots__ = ("joiner", "limit", "stats")
-
-    def __init__(self, limit: int, stats: ReadStats) -> None:
-        self.limit = limit
-        self.stats = stats
-        self.joiner = Joiner(limit, stats)
-
-    def line(self, line: bytes, counted: bool = False) -> bytes | None:
-        if not counted:
-            self.stats.lines += 1
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if len(line) > self.limit:
-            line = line[: self.limit]
-            self.stats.overlong_lines += 1
-        return self.joiner.push(line)
-
-
 class LineReader:
     """Splits a byte stream into bounded lines and joins them into messages. Any chunking gives the same output."""
 
-    __slots__ = ("_buf", "_discarding", "_lines", "stats")
+    __slots__ = ("_buf", "_discarding", "_joiner", "_limit", "stats")
 
     def __init__(self, limit: int = 65536, stats: ReadStats | None = None) -> None:
         self.stats = stats if stats is not None else ReadStats()
-        self._lines = _Lines(limit, self.stats)
+        self._limit = limit
+        self._joiner = Joiner(limit, self.stats)
         self._buf = b""
         self._discarding = False  # inside an over-long line whose head was already taken
 
@@ -164,17 +144,17 @@ class LineReader:
                 return out
             self._discarding = False
             start = nl + 1
-        line = self._lines.line
+        line = self._line
         while (nl := buf.find(b"\n", start)) >= 0:
             done = line(buf[start:nl])
             if done is not None:
                 out.append(done)
             start = nl + 1
         rest = buf[start:]
-        if len(rest) > self._lines.limit + 1:  # +1: a trailing "\r" is not part of the line
+        if len(rest) > self._limit + 1:  # +1: a trailing "\r" is not part of the line
             # An incomplete line already over the limit: take its head now, drop the rest up to its newline.
             self.stats.overlong_lines += 1
-            done = line(rest[: self._lines.limit])
+            done = line(rest[: self._limit])
             if done is not None:
                 out.append(done)
             rest = b""
@@ -186,15 +166,25 @@ class LineReader:
         """Flush a last line without newline and the pending message (the stream ended)."""
         out: list[bytes] = []
         if self._buf:
-            done = self._lines.line(self._buf)
+            done = self._line(self._buf)
             if done is not None:
                 out.append(done)
         self._buf = b""
         self._discarding = False
-        done = self._lines.joiner.flush()
+        done = self._joiner.flush()
         if done is not None:
             out.append(done)
         return out
+
+    def _line(self, line: bytes) -> bytes | None:
+        """Count one complete line, strip its ``\\r``, cut it to the bound, hand it to the joiner."""
+        self.stats.lines += 1
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if len(line) > self._limit:
+            line = line[: self._limit]
+            self.stats.overlong_lines += 1
+        return self._joiner.push(line)
 
 
 class Scanner:
