@@ -20,7 +20,7 @@ class Analysis:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.engine = Engine(config.correlation.engine(), config.node_clusters(), config.input.zone)
+        self.engine = Engine(config.engine(), config.node_clusters(), config.input.zone)
         self.read = ReadStats()
         self.sources: list[str] = []
 

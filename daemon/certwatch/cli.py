@@ -1,9 +1,14 @@
-"""The ``certwatch`` command. Exit status: 0 when the command ran (whatever it found), 2 on usage, configuration
-or input errors (one line on standard error)."""
+"""The ``certwatch`` command: ``run`` (the daemon), ``check-config``, ``analyze`` (offline), ``send`` (replay).
+
+Exit status: 0 when the command ran (whatever it found); 2 on usage, configuration or input errors, with the
+problem on standard error (one line, or one line per configuration problem); 1 when the daemon cannot start
+(a port already taken). ``--version`` prints the version.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -11,10 +16,13 @@ from pathlib import Path
 from typing import TextIO
 
 import orjson
+import uvloop
 
+from certwatch import logs, send
 from certwatch._version import __version__
 from certwatch.analyze import Analysis
-from certwatch.config import ConfigInvalidError, load, parse_duration
+from certwatch.app import Daemon, describe, tls_contexts
+from certwatch.config import Config, ConfigInvalidError, env_overrides, load, parse_duration
 from certwatch.inputs import InputError, open_sources
 from certwatch.report import render_text
 
@@ -72,6 +80,30 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--evidence", type=int, default=3, metavar="N", help="evidence lines per finding in text output (default: 3)"
     )
+
+    run = sub.add_parser(
+        "run",
+        help="run the daemon: receive Expressway syslog, export metrics, incidents and hints",
+        description="Receive Expressway syslog over UDP, TCP and TLS; serve /metrics, /healthz, /readyz and "
+        "/api/v1/incidents. Without --config: UDP and TCP syslog on 127.0.0.1:5514, HTTP on 127.0.0.1:9514. "
+        "CERTWATCH_<KEY> environment variables override the file (__ between levels).",
+    )
+    run.add_argument("--config", type=Path, metavar="FILE", help="YAML configuration (default: embedded defaults)")
+
+    check = sub.add_parser(
+        "check-config",
+        help="validate a configuration file (and the environment overrides) without starting",
+        description="Validate FILE as `certwatch run --config FILE` would, TLS certificates included; print every "
+        "problem and exit 2, or print a summary and exit 0.",
+    )
+    check.add_argument("file", type=Path, metavar="FILE")
+
+    send_parser = sub.add_parser(
+        "send",
+        help="replay Expressway log files to a syslog listener",
+        description="Replay log files (plain, compressed or diagnostic archives) to HOST:PORT, each message whole.",
+    )
+    send.add_arguments(send_parser)
     return parser
 
 
@@ -110,11 +142,50 @@ def _analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_config(path: Path | None) -> Config:
+    """The file, then the ``CERTWATCH_*`` environment overrides, then the TLS material: every problem at once."""
+    config = load(path, env_overrides(os.environ))
+    tls_contexts(config)
+    return config
+
+
+def _config_failure(exc: ConfigInvalidError) -> int:
+    print(f"certwatch: invalid configuration ({exc.source}):", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        config = _load_config(args.file)
+    except ConfigInvalidError as exc:
+        return _config_failure(exc)
+    sys.stdout.buffer.write(orjson.dumps({"valid": True, **describe(config)}) + b"\n")
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        config = _load_config(args.config)
+    except ConfigInvalidError as exc:
+        return _config_failure(exc)
+    logs.configure(config.logging.level)
+    daemon = Daemon(config, args.config, os.environ)
+    return uvloop.run(daemon.run())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "analyze":
             return _analyze(args)
+        if args.command == "run":
+            return _run(args)
+        if args.command == "check-config":
+            return _check_config(args)
+        if args.command == "send":
+            return send.run(args)
     except BrokenPipeError:  # `certwatch analyze ... | head`
         sys.stderr.close()
         return EXIT_OK

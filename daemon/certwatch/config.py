@@ -1,18 +1,32 @@
 """Configuration: a frozen pydantic tree loaded from YAML; every problem is reported at once, with its path.
 
 Durations are seconds (``5``, ``0.5``) or a number with a unit: ``500ms``, ``5s``, ``15m``, ``2h``, ``1d``
-(units may be combined: ``1h30m``). ``config/certwatch.yaml`` documents every option.
+(units may be combined: ``1h30m``). Addresses are ``host:port`` (``[::1]:5514`` for IPv6; port 0 picks a free
+port). Environment variables ``CERTWATCH_<KEY>`` override the file, ``__`` separating levels
+(``CERTWATCH_HTTP__ADDRESS=0.0.0.0:9514``); their values are YAML (``CERTWATCH_CLUSTERS='{lon: [a, b]}'``).
+``config/certwatch.yaml`` documents every option.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FilePath,
+    ValidationError,
+    field_validator,
+)
 
 from certwatch.correlate import EngineSettings
 
@@ -41,6 +55,27 @@ def parse_duration(value: Any) -> Any:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+
+
+def split_address(value: str) -> tuple[str, int]:
+    """``"127.0.0.1:5514"`` -> ``("127.0.0.1", 5514)``; ``"[::1]:5514"`` -> ``("::1", 5514)``."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"not an address: {value!r} (use host:port, [ipv6]:port; port 0 picks a free one)")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"not an address: {value!r} (write IPv6 addresses in brackets: [::1]:5514)")
+    return host, int(port)
+
+
+def _address(value: str) -> str:
+    split_address(value)
+    return value
+
+
+Address = Annotated[str, AfterValidator(_address)]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Frozen(BaseModel):
@@ -79,14 +114,104 @@ class CorrelationConfig(Frozen):
     max_nodes: int = Field(1_024, ge=1)
     evidence_lines: int = Field(5, ge=0, le=100)
 
-    def engine(self) -> EngineSettings:
-        return EngineSettings(**self.model_dump())
+    def engine(self, max_series: int = 10_000) -> EngineSettings:
+        return EngineSettings(**self.model_dump(), max_series=max_series)
+
+
+class _Listener(Frozen):
+    address: Address
+    # Who may send: CIDRs; empty means everyone. Refused senders are cut off and counted.
+    allowed_senders: tuple[Network, ...] = ()
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        return split_address(self.address)
+
+
+class UdpListener(_Listener):
+    protocol: Literal["udp"]
+    # SO_RCVBUF wanted; SO_RCVBUFFORCE is used when permitted (root, CAP_NET_ADMIN), else the kernel caps it at
+    # net.core.rmem_max. The effective size is logged at startup.
+    receive_buffer_bytes: int = Field(8 * 1024 * 1024, ge=65536, le=1 << 30)
+
+
+class TcpListener(_Listener):
+    protocol: Literal["tcp"]
+    max_connections: int = Field(1000, ge=1, le=100_000)
+    idle_timeout: Duration = 300.0
+
+
+class TlsListener(_Listener):
+    protocol: Literal["tls"]
+    cert_file: FilePath
+    key_file: FilePath
+    # When set, clients must present a certificate signed by one of these CAs (mutual TLS).
+    client_ca_file: FilePath | None = None
+    max_connections: int = Field(1000, ge=1, le=100_000)
+    idle_timeout: Duration = 300.0
+    handshake_timeout: Duration = 10.0
+
+
+Listener = Annotated[UdpListener | TcpListener | TlsListener, Field(discriminator="protocol")]
+DEFAULT_LISTENERS: Final = (
+    UdpListener(protocol="udp", address="127.0.0.1:5514"),
+    TcpListener(protocol="tcp", address="127.0.0.1:5514"),
+)
+
+
+class HttpConfig(Frozen):
+    address: Address = "127.0.0.1:9514"
+
+
+class IngressConfig(Frozen):
+    """Between the listeners and the engine."""
+
+    # Batches of received messages waiting for the engine. Full: TCP/TLS stop reading, UDP drops (counted).
+    queue_batches: int = Field(1024, ge=1, le=1_000_000)
+    # How long a message waits for continuation lines from its sender before it is processed.
+    continuation_wait: Duration = 0.2
+    # Per-sender state for continuation lines (UDP source addresses).
+    max_senders: int = Field(10_000, ge=1)
+
+
+class IncidentsConfig(Frozen):
+    # Resolved incidents stay visible in the API this long.
+    keep_resolved: Duration = 3600.0
+
+
+class NodesConfig(Frozen):
+    # A configured node that sent nothing for this long is reported silent.
+    silence_after: Duration = 600.0
+
+
+class MetricsConfig(Frozen):
+    # Label sets per metric; beyond it, samples go to one series whose labels are all "__overflow__".
+    max_series: int = Field(10_000, ge=10, le=1_000_000)
+
+
+class LoggingConfig(Frozen):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class DaemonConfig(Frozen):
+    """Lifecycle of ``certwatch run``."""
+
+    # SIGTERM/SIGINT: stop accepting, process what was received, close; at most this long.
+    shutdown_timeout: Duration = 10.0
 
 
 class Config(Frozen):
+    listeners: tuple[Listener, ...] = DEFAULT_LISTENERS
+    http: HttpConfig = HttpConfig()
     input: InputConfig = InputConfig()
     correlation: CorrelationConfig = CorrelationConfig()
     clusters: dict[str, list[str]] = Field(default_factory=dict)
+    ingress: IngressConfig = IngressConfig()
+    incidents: IncidentsConfig = IncidentsConfig()
+    nodes: NodesConfig = NodesConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    logging: LoggingConfig = LoggingConfig()
+    daemon: DaemonConfig = DaemonConfig()
 
     @field_validator("clusters")
     @classmethod
@@ -103,6 +228,10 @@ class Config(Frozen):
             raise ValueError("; ".join(problems))
         return clusters
 
+    def engine(self) -> EngineSettings:
+        """The correlator's settings: windows and bounds, and the metrics' label-set bound."""
+        return self.correlation.engine(self.metrics.max_series)
+
     def node_clusters(self) -> dict[str, str]:
         """``node -> cluster``; nodes not listed belong to ``default``."""
         return {node: cluster for cluster, nodes in self.clusters.items() for node in nodes}
@@ -115,6 +244,27 @@ class ConfigInvalidError(Exception):
         self.source = source
         self.problems = problems
         super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def _shared_sockets(listeners: Any) -> list[str]:
+    """Two UDP listeners, or two stream ones (tcp, tls), on one address; checked on the raw document so it is
+    reported together with every other problem. UDP and TCP may share a port."""
+    if not isinstance(listeners, list | tuple):
+        return []
+    seen: dict[tuple[str, str, int], int] = {}
+    problems = []
+    for i, item in enumerate(listeners):
+        if not isinstance(item, Mapping) or not isinstance(item.get("address"), str):
+            continue
+        try:
+            host, port = split_address(item["address"])
+        except ValueError:
+            continue  # reported by the model
+        key = ("udp" if item.get("protocol") == "udp" else "stream", host, port)
+        if port != 0 and key in seen:
+            problems.append(f"listeners.{i}: {item['address']} is already used by listeners.{seen[key]}")
+        seen.setdefault(key, i)
+    return problems
 
 
 def _problems(exc: ValidationError) -> list[str]:
@@ -140,10 +290,36 @@ def parse(data: Any, source: str = "<config>", overrides: dict[str, Any] | None 
             if not isinstance(node, dict):
                 raise ConfigInvalidError(source, [f"{dotted}: {part} is not a mapping"])
         node[leaf] = value
+    shared = _shared_sockets(data.get("listeners"))
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigInvalidError(source, _problems(exc)) from None
+        raise ConfigInvalidError(source, _problems(exc) + shared) from None
+    if shared:
+        raise ConfigInvalidError(source, shared)
+    return config
+
+
+_IPV6_ADDRESS: Final = re.compile(r"\[[0-9A-Fa-f:.]+\](?::\d+)?")
+
+
+def env_overrides(environ: Mapping[str, str], prefix: str = "CERTWATCH_") -> dict[str, Any]:
+    """``CERTWATCH_HTTP__ADDRESS=x`` -> ``{"http.address": "x"}``; values are YAML, IPv6 addresses kept whole."""
+    out: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(prefix) or len(name) == len(prefix):
+            continue
+        path = ".".join(part.lower() for part in name[len(prefix) :].split("__"))
+        value: Any = raw
+        if not _IPV6_ADDRESS.fullmatch(raw.strip()):
+            try:
+                value = yaml.safe_load(raw)
+            except yaml.YAMLError:
+                value = raw
+            if value is None:
+                value = raw
+        out[path] = value
+    return out
 
 
 def load(path: Path | None, overrides: dict[str, Any] | None = None) -> Config:

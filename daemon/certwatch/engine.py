@@ -1,21 +1,30 @@
 """Message bytes in, findings out: header reading, event parsing and correlation, with their counters. Pure.
 
 Shared by ``analyze`` (fed by the :class:`~certwatch.reader.Scanner`) and the daemon (fed by its listeners), so
-nothing is parsed or correlated twice in different code.
+nothing is parsed or correlated twice in different code. The daemon's :meth:`Engine.live` reads only the host of
+messages that are not ``traffic_server`` (a cheap regex), to count per node; the rest go through the full path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
+from typing import Final
 
 from certwatch.correlate import ChangeListener, Correlator, EngineSettings
-from certwatch.model import FAILURE_REASONS, Failure, Record
+from certwatch.correlate.counters import OVERFLOW
+from certwatch.model import FAILURE_REASONS, Failure, HttpLine, Record
 from certwatch.parse import read_event
 from certwatch.syslog import HeaderReader
 
-TRAFFIC_SERVER = "traffic_server"
+TRAFFIC_SERVER: Final = "traffic_server"
+_NEEDLE: Final = TRAFFIC_SERVER.encode()
+# The host of any syslog header shape certwatch reads (RFC 5424, RFC 3164 with either stamp, snapshot lines).
+_HOST: Final = re.compile(
+    rb"(?:<\d{1,3}>)?(?:1 \S+|\d{4}-\d\d-\d\d[T ]\S+|[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)?) +(\S+?):?(?: |$)"
+)
 
 
 @dataclass(slots=True)
@@ -34,10 +43,50 @@ class MessageStats:
         return sum(self.failures.values())
 
 
+@dataclass(slots=True)
+class NodeActivity:
+    messages: int = 0
+    request_lines: int = 0  # request/response debug lines: zero means the node's syslog filter excludes Debug
+    last_message: float | None = None  # receive clock
+
+
+class Nodes:
+    """Per-node message counts. Configured nodes are always present; at most ``max_nodes`` others, after which
+    new ones are counted together under ``__overflow__``. Nothing is evicted: the counts back counters."""
+
+    __slots__ = ("_nodes", "configured", "max_nodes", "overflowed")
+
+    def __init__(self, configured: Iterable[str] = (), max_nodes: int = 1024) -> None:
+        self.configured = frozenset(configured)
+        self.max_nodes = max_nodes
+        self._nodes: dict[str, NodeActivity] = {n: NodeActivity() for n in sorted(self.configured)}
+        self.overflowed = 0
+
+    def get(self, node: str) -> NodeActivity:
+        activity = self._nodes.get(node)
+        if activity is None:
+            if len(self._nodes) - len(self.configured) >= self.max_nodes:
+                self.overflowed += 1
+                node = OVERFLOW
+                activity = self._nodes.get(node)
+            if activity is None:
+                activity = self._nodes[node] = NodeActivity()
+        return activity
+
+    def configure(self, configured: Iterable[str]) -> None:
+        """A reload: newly configured nodes appear at once; known ones keep their counts."""
+        self.configured = frozenset(configured)
+        for node in sorted(self.configured):
+            self._nodes.setdefault(node, NodeActivity())
+
+    def items(self) -> Iterator[tuple[str, NodeActivity]]:
+        return iter(list(self._nodes.items()))
+
+
 class Engine:
     """Reads one message at a time. ``now`` is the receive clock; ``None`` means the message's own time."""
 
-    __slots__ = ("_latest", "correlator", "headers", "stats")
+    __slots__ = ("_latest", "correlator", "headers", "nodes", "stats")
 
     def __init__(
         self,
@@ -49,6 +98,7 @@ class Engine:
     ) -> None:
         self.headers = HeaderReader(zone, reference)
         self.correlator = Correlator(settings, clusters, on_change)
+        self.nodes = Nodes(clusters or {}, self.correlator.settings.max_nodes)
         self.stats = MessageStats()
         self._latest = 0.0
 
@@ -56,6 +106,22 @@ class Engine:
     def latest(self) -> float:
         """The latest message time seen (``analyze``'s clock)."""
         return self._latest
+
+    def live(self, raw: bytes, now: float) -> None:
+        """The daemon's entry: full parsing for ``traffic_server`` messages, only the host for the others."""
+        if _NEEDLE in raw:
+            self.message(raw, now)
+            return
+        stats = self.stats
+        stats.messages += 1
+        m = _HOST.match(raw)
+        if m is None:
+            stats.failures["not_syslog"] += 1
+            return
+        stats.ignored += 1
+        activity = self.nodes.get(m[1].decode(errors="replace"))
+        activity.messages += 1
+        activity.last_message = now
 
     def message(self, raw: bytes, now: float | None = None) -> None:
         stats = self.stats
@@ -69,6 +135,9 @@ class Engine:
         if isinstance(header, Failure):
             stats.failures[header.reason] += 1
             return
+        activity = self.nodes.get(header.host)
+        activity.messages += 1
+        activity.last_message = header.ts if now is None else now
         if header.app != TRAFFIC_SERVER:
             stats.ignored += 1
             return
@@ -81,5 +150,7 @@ class Engine:
             stats.failures[event.reason] += 1
             return
         stats.events += 1
+        if type(event) is HttpLine:
+            activity.request_lines += 1
         self._latest = max(self._latest, header.ts)
         self.correlator.observe(Record(header, event), self._latest if now is None else now)

@@ -266,12 +266,13 @@ def remediation(
     steps = [step.format(**values) for step in hint.steps]
     if len(cluster_wide_nodes) >= 2:
         where = f"cluster {cluster}" if cluster else "the cluster"
-        steps.insert(
-            1,
+        text = (
             f"Cluster-wide: {origin} fails on {len(cluster_wide_nodes)} peers of {where} "
-            f"({', '.join(cluster_wide_nodes)}): the cause is common to the cluster, not one peer. Apply the "
-            "Expressway-C steps on every peer of the cluster (Cisco doc 218018: each server of the cluster).",
+            f"({', '.join(cluster_wide_nodes)}), so the cause is not one peer's."
         )
+        if hint.expressway_side:
+            text += " Apply the Expressway-C steps on every peer of the cluster (Cisco doc 218018)."
+        steps.insert(1, text)
     if hint.expressway_side:
         steps.append(WORKAROUND)
     return steps

@@ -63,10 +63,17 @@ def finding_dict(f: Finding, peers: Sequence[str], redacted: bool = True) -> dic
     }
 
 
-def findings_doc(findings: Iterable[Finding], redacted: bool = True) -> list[dict[str, Any]]:
+def findings_doc(
+    findings: Iterable[Finding],
+    redacted: bool = True,
+    peers: dict[tuple[str, str], tuple[str, ...]] | None = None,
+) -> list[dict[str, Any]]:
+    """The documents of ``findings`` in report order. ``peers`` (``(cluster, origin) -> nodes``) decides
+    cluster-wide; by default, the nodes among ``findings`` themselves."""
     ordered = sorted(findings, key=sort_key)
-    peers = cluster_nodes(ordered)
-    return [finding_dict(f, peers[(f.cluster, f.key.origin)], redacted) for f in ordered]
+    if peers is None:
+        peers = cluster_nodes(ordered)
+    return [finding_dict(f, peers.get((f.cluster, f.key.origin), (f.key.node,)), redacted) for f in ordered]
 
 
 # ---- text ----------------------------------------------------------------------------------------------------

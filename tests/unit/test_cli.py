@@ -141,10 +141,10 @@ def test_errors_exit_2_with_one_line(args: list[str], message: str, capsys: pyte
 def test_invalid_config_lists_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Two problems in the file, both reported."""
     bad = tmp_path / "bad.yaml"
-    bad.write_text("correlation:\n  join_window: soon\n  max_findings: 0\nlisteners: []\n")
+    bad.write_text("correlation:\n  join_window: soon\n  max_findings: 0\nlistenres: []\n")
     assert 2 == main(["analyze", "--config", str(bad), str(SELF_SIGNED)])
     err = capsys.readouterr().err
-    for problem in ("correlation.join_window", "correlation.max_findings", "listeners"):
+    for problem in ("correlation.join_window", "correlation.max_findings", "listenres"):
         assert problem in err
 
 

@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from certwatch.correlate.counters import LabelCounters
 from certwatch.correlate.machine import step, txn_step
 from certwatch.correlate.records import (
     DEFAULT_CLUSTER,
@@ -73,6 +74,32 @@ class Correlator:
         self._findings: BoundedTable[FindingKey, Finding] = BoundedTable(s.max_findings, None)
         self._by_finding_origin: dict[tuple[str, str], set[FindingKey]] = {}
         self._nodes: BoundedTable[str, NodeInfo] = BoundedTable(s.max_nodes, None)
+        # Monotonic counters behind the *_total metrics; labels: see certwatch.export.
+        self.failure_counts = LabelCounters(5, s.max_series)  # node, origin, port, cause, enforced
+        self.bad_gateway_counts = LabelCounters(4, s.max_series)  # node, origin, port, cause | "uncorrelated"
+        self.response_counts = LabelCounters(4, s.max_series)  # node, origin, port, code class (2xx...)
+
+    def configure(self, settings: EngineSettings, clusters: Mapping[str, str]) -> None:
+        """A reload: new windows, bounds and cluster mapping; state is kept (lowered bounds evict at once)."""
+        self.settings = settings
+        self._window = settings.join_window
+        self._clusters = dict(clusters)
+        ttl, idx = settings.transaction_ttl, settings.max_index_entries
+        self._txns.max_size, self._txns.ttl = settings.max_transactions, ttl
+        for table in (self._by_origin, self._clients, self._recent502, self._warnings, self._blame):
+            table.max_size, table.ttl = idx, ttl
+        self._aliases.max_size = idx
+        self._nodes.max_size = settings.max_nodes
+        self._findings.max_size = settings.max_findings
+        for gone in self._findings.shrink():
+            self.stats.findings_evicted += 1
+            self._unindex(gone)
+        for table in self._tables().values():
+            table.shrink()
+        for counters in (self.failure_counts, self.bad_gateway_counts, self.response_counts):
+            counters.max_series = settings.max_series
+        for finding in self._findings.values():
+            finding.cluster = self.cluster_of(finding.key.node)
 
     # ---- reading -------------------------------------------------------------------------------------------
 
@@ -190,8 +217,10 @@ class Correlator:
             txn.port = txn.port or ev.port
         if info.pending:
             self._learn(node, info, ev.txn, ev.status, now)
-        if kind is HttpKind.SENDING_RESPONSE and ev.status == 502:
-            self._bad_gateway(node, info, h, now, ev.txn, txn, txn.client, via_event=False)
+        if kind is HttpKind.SENDING_RESPONSE and ev.status is not None:
+            self.response_counts.add((node, self._origin_name(node, txn), _port(txn.port), f"{ev.status // 100}xx"))
+            if ev.status == 502:
+                self._bad_gateway(node, info, h, now, ev.txn, txn, txn.client, via_event=False)
         self._response(node, txn, ev.status, now)
 
     def _request(self, node: str, h: Header, ev: HttpLine, txn: Txn, now: float) -> None:
@@ -229,6 +258,16 @@ class Correlator:
             return names
         alias = self._aliases.get((node, txn.origin_ip))
         return {txn.origin_ip} if alias is None else {txn.origin_ip, alias}
+
+    def _origin_name(self, node: str, txn: Txn | None) -> str:
+        """The best name for a transaction's origin, for labels: Host header, MRA target, known name, address."""
+        if txn is None:
+            return ""
+        if txn.origin_host or txn.target_host:
+            return txn.origin_host or txn.target_host or ""
+        if txn.origin_ip is None:
+            return ""
+        return self._aliases.get((node, txn.origin_ip)) or txn.origin_ip
 
     def _clean_success(self, node: str, txn: Txn, now: float) -> None:
         """A transaction without a failure of its own got an answer: the origin's certificate passed."""
@@ -286,7 +325,11 @@ class Correlator:
         if finding is None:
             self.stats.uncorrelated_bad_gateway += 1
             info.uncorrelated_bad_gateway += 1
+            port = _port(txn.port) if txn is not None else ""
+            self.bad_gateway_counts.add((node, self._origin_name(node, txn), port, "uncorrelated"))
             return
+        key = finding.key
+        self.bad_gateway_counts.add((node, key.origin, _port(key.port), str(key.cause)))
         self._signal(finding, Signal.BAD_GATEWAY, now)
         finding.bad_gateway += 1
         self._seen(finding, h)
@@ -439,6 +482,7 @@ class Correlator:
         key = FindingKey(node, ev.host, port, cause, ev.enforced)
         finding = self._finding(key, ev.ip or (txn.origin_ip if txn is not None else None), h, now)
         self.stats.cert_failures += 1
+        self.failure_counts.add((node, ev.host, _port(port), str(cause), "true" if ev.enforced else "false"))
         finding.cert_failures += 1
         finding.error, finding.depth = ev.error, ev.depth
         finding.last_failure = max(finding.last_failure, h.ts)
@@ -521,3 +565,8 @@ class Correlator:
     def _evidence(self, finding: Finding, text: str) -> None:
         if len(finding.evidence) < self.settings.evidence_lines and text not in finding.evidence:
             finding.evidence.append(text)
+
+
+def _port(port: int | None) -> str:
+    """A port as a label value: the number, or "" when unknown."""
+    return "" if port is None else str(port)

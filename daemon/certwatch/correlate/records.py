@@ -36,6 +36,7 @@ class EngineSettings:
     max_findings: int = 10_000
     max_nodes: int = 1_024
     evidence_lines: int = 5
+    max_series: int = 10_000  # label sets per counter (metrics)
 
 
 @dataclass(slots=True)

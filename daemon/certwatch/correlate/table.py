@@ -51,6 +51,15 @@ class BoundedTable(Generic[K, V]):
             return data.popitem(last=False)[1][1]
         return None
 
+    def shrink(self) -> list[V]:
+        """Evict down to ``max_size`` (after the bound was lowered); return what was evicted."""
+        data = self._data
+        gone = []
+        while len(data) > self.max_size:
+            gone.append(data.popitem(last=False)[1][1])
+            self.evicted += 1
+        return gone
+
     def pop(self, key: K) -> V | None:
         entry = self._data.pop(key, None)
         return None if entry is None else entry[1]

@@ -1,0 +1,341 @@
+"""The composition root of ``certwatch run``: builds every stage from a :class:`~certwatch.config.Config`, wires
+them, and owns the lifecycle (start, SIGHUP reload, ordered shutdown on SIGTERM/SIGINT, systemd notifications).
+
+Data flow: listeners -> :class:`~certwatch.ingress.Ingress` (bounded queue) -> the pipeline task ->
+:meth:`Engine.live <certwatch.engine.Engine.live>` -> correlator state, read at scrape time by the collector and
+by the API. The pipeline task is the only writer of the engine; everything runs on one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from certwatch import logs, sdnotify
+from certwatch.config import (
+    Config,
+    ConfigInvalidError,
+    Listener,
+    TlsListener,
+    UdpListener,
+    env_overrides,
+    load,
+    split_address,
+)
+from certwatch.engine import Engine
+from certwatch.export.http import build_app
+from certwatch.incidents import Incidents
+from certwatch.ingress import Ingress
+from certwatch.listeners import tls
+from certwatch.listeners.stream import StreamListener
+from certwatch.listeners.udp import open_udp
+from certwatch.reader import ReadStats
+from certwatch.state import State
+from certwatch.syslog import HeaderReader
+from certwatch.telemetry import Telemetry
+
+EXIT_OK = 0
+EXIT_STARTUP = 1
+
+
+class StartupError(Exception):
+    """The daemon cannot start (a port is taken, a key does not load); the message says which."""
+
+
+def tls_contexts(config: Config) -> dict[str, ssl.SSLContext]:
+    """Build every TLS listener's context, so bad certificates are found before anything is bound."""
+    contexts = {}
+    problems = []
+    for i, listener in enumerate(config.listeners):
+        if isinstance(listener, TlsListener):
+            try:
+                contexts[listener.address] = tls.server_context(listener)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                problems.append(f"listeners.{i}: cannot load the TLS certificate, key or CA: {exc}")
+    if problems:
+        raise ConfigInvalidError("configuration", problems)
+    return contexts
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        source: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.environ = dict(environ or {})
+        self.clock = clock
+        self.log = logs.get()
+        telemetry = Telemetry()
+        incidents = Incidents(telemetry, config.incidents.keep_resolved, self.log.info)
+        engine = Engine(
+            config.engine(), config.node_clusters(), config.input.zone, clock(), on_change=incidents.on_change
+        )
+        incidents.correlator = engine.correlator
+        self.state = State(config, engine, incidents, telemetry, ReadStats(), clock)
+        self._stop: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: web.AppRunner | None = None
+        self._contexts: dict[str, ssl.SSLContext] = {}
+
+    # ---- lifecycle -----------------------------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Start, serve until SIGTERM/SIGINT (or :meth:`stop`), shut down in order."""
+        self._stop = asyncio.Event()
+        try:
+            await self.start()
+        except StartupError as exc:
+            self.log.error("startup_failed", error=str(exc))
+            await self._close_everything()
+            return EXIT_STARTUP
+        await self._stop.wait()
+        await self.shutdown()
+        return EXIT_OK
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    async def start(self) -> None:
+        config, state = self.config, self.state
+        self._stop = self._stop or asyncio.Event()
+        try:
+            self._contexts = tls_contexts(config)
+        except ConfigInvalidError as exc:
+            raise StartupError("; ".join(exc.problems)) from None
+        state.ingress = Ingress(config.ingress.queue_batches, state.telemetry)
+        for listener in config.listeners:
+            await self._open(listener)
+        await self._start_http(config.http.address)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._pipeline()), loop.create_task(self._ticker())]
+        if (interval := sdnotify.watchdog_interval(self.environ)) is not None:
+            self._tasks.append(loop.create_task(self._watchdog(interval)))
+        self._install_signals(loop)
+        state.ready = True
+        state.telemetry.config_reload_success = True
+        state.telemetry.config_reload_timestamp = self.clock()
+        for bound in state.bound():
+            self.log.info("listening", **bound)
+        self.log.info("http_listening", address=state.http_address)
+        sdnotify.notify("READY=1\nSTATUS=listening on " + ", ".join(b["address"] for b in state.bound()), self.environ)
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            loop.add_signal_handler(signal.SIGTERM, self.stop)
+            loop.add_signal_handler(signal.SIGINT, self.stop)
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
+            self.log.debug("signals_not_installed")
+
+    async def shutdown(self) -> None:
+        """Stop accepting, process what was received (at most ``daemon.shutdown_timeout``), close."""
+        state = self.state
+        sdnotify.notify("STOPPING=1", self.environ)
+        self.log.info("stopping")
+        state.ready = False
+        for listener in state.streams:
+            listener.stop_accepting()
+        for handle in state.udp:
+            handle.close()
+        now = self.clock()
+        for listener in state.streams:
+            listener.flush_idle(now, 0.0)
+        if state.ingress is not None:
+            try:
+                await asyncio.wait_for(state.ingress.queue.join(), self.config.daemon.shutdown_timeout)
+            except TimeoutError:
+                self._drop_queued()
+        for listener in state.streams:
+            listener.close_all("shutdown")
+        await self._close_everything()
+        self.log.info("stopped")
+
+    def _drop_queued(self) -> None:
+        ingress = self.state.ingress
+        assert ingress is not None
+        while not ingress.queue.empty():
+            batch = ingress.queue.get_nowait()
+            self.state.telemetry.dropped["shutdown"] += len(batch.messages)
+            ingress.queue.task_done()
+
+    async def _close_everything(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for listener in self.state.streams:
+            listener.stop_accepting()
+        for handle in self.state.udp:
+            handle.transport.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # ---- listeners and HTTP --------------------------------------------------------------------------------------
+
+    async def _open(self, listener: Listener) -> None:
+        state, config = self.state, self.config
+        assert state.ingress is not None
+        limit = config.input.max_message_bytes
+        try:
+            if isinstance(listener, UdpListener):
+                handle = await open_udp(
+                    listener, state.ingress, state.telemetry, state.read_stats, limit, config.ingress.max_senders,
+                    self.clock,
+                )  # fmt: skip
+                state.udp.append(handle)
+                self.log.info("udp_receive_buffer", address=handle.address, bytes=handle.receive_buffer)
+                return
+            stream = StreamListener(
+                listener, state.ingress, state.telemetry, state.read_stats, limit, self.clock,
+                self._contexts.get(listener.address), self._identity,
+            )  # fmt: skip
+            await stream.start()
+            state.streams.append(stream)
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen on {listener.protocol} {listener.address}: {exc.strerror or exc}"
+            ) from None
+
+    def _identity(self, peer: str, identity: str | None) -> None:
+        self.log.info("tls_client", peer=peer, identity=identity)
+
+    async def _start_http(self, address: str) -> None:
+        host, port = split_address(address)
+        runner = web.AppRunner(build_app(self.state), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise StartupError(f"cannot listen on http {address}: {exc.strerror or exc}") from None
+        self._runner = runner
+        bound = runner.addresses[0]
+        self.state.http_address = f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{bound[0]}:{bound[1]}"
+
+    # ---- the work ------------------------------------------------------------------------------------------------
+
+    async def _pipeline(self) -> None:
+        """The engine's only writer: takes batches in arrival order."""
+        ingress = self.state.ingress
+        assert ingress is not None
+        queue = ingress.queue
+        while True:
+            batch = await queue.get()
+            live = self.state.engine.live
+            now = batch.received
+            for raw in batch.messages:
+                live(raw, now)
+            queue.task_done()
+            ingress.consumed()
+            await asyncio.sleep(0)  # let I/O in between batches
+
+    async def _ticker(self) -> None:
+        """Messages waiting for continuation lines, idle connections, incident expiry (receive clock)."""
+        last_expiry = 0.0
+        while True:
+            wait = self.config.ingress.continuation_wait
+            await asyncio.sleep(min(wait / 2, 0.1))
+            now = self.clock()
+            for handle in self.state.udp:
+                handle.protocol.flush_idle(now, wait)
+            for listener in self.state.streams:
+                listener.flush_idle(now, wait)
+            if now - last_expiry >= 1.0:
+                self.state.engine.correlator.expire(now)
+                self.state.incidents.forget(now)
+                last_expiry = now
+
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            sdnotify.notify("WATCHDOG=1", self.environ)
+            await asyncio.sleep(interval)
+
+    # ---- reload ----------------------------------------------------------------------------------------------
+
+    async def reload(self) -> bool:
+        """SIGHUP: load and validate the configuration again; apply it whole, or keep the old one and say why."""
+        telemetry = self.state.telemetry
+        telemetry.config_reload_timestamp = self.clock()
+        try:
+            new = load(self.source, env_overrides(self.environ))
+            contexts = tls_contexts(new)
+        except ConfigInvalidError as exc:
+            telemetry.config_reload_success = False
+            self.log.error("config_reload_failed", source=str(self.source), problems=exc.problems)
+            return False
+        try:
+            await self._rebind(new, contexts)
+        except StartupError as exc:
+            telemetry.config_reload_success = False
+            self.log.error("config_reload_failed", source=str(self.source), problems=[str(exc)])
+            return False
+        self._apply(new)
+        telemetry.config_reload_success = True
+        self.log.info("config_reloaded", source=str(self.source))
+        return True
+
+    async def _rebind(self, new: Config, contexts: dict[str, ssl.SSLContext]) -> None:
+        """Close the listeners the new configuration changed or removed; open the new ones; keep the others."""
+        state = self.state
+        keep = [listener for listener in self.config.listeners if listener in new.listeners]
+        for handle in list(state.udp):
+            if handle.config not in keep:
+                handle.close()
+                state.udp.remove(handle)
+        for stream in list(state.streams):
+            if stream.config not in keep:
+                stream.stop_accepting()
+                stream.close_all("shutdown")
+                state.streams.remove(stream)
+        self._contexts = contexts
+        previous = self.config
+        self.config = new
+        try:
+            for listener in new.listeners:
+                if listener not in keep:
+                    await self._open(listener)
+                    self.log.info("listening", **state.bound()[-1])
+        except StartupError:
+            self.config = previous
+            raise
+        if new.http != previous.http and self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+            await self._start_http(new.http.address)
+            self.log.info("http_listening", address=state.http_address)
+
+    def _apply(self, new: Config) -> None:
+        state = self.state
+        engine = state.engine
+        engine.correlator.configure(new.engine(), new.node_clusters())
+        engine.nodes.configure(new.node_clusters())
+        engine.headers = HeaderReader(new.input.zone, engine.headers.reference)
+        state.incidents.keep_resolved = new.incidents.keep_resolved
+        if new.ingress.queue_batches != state.config.ingress.queue_batches:
+            self.log.warning("restart_needed", option="ingress.queue_batches")
+        logs.configure(new.logging.level)
+        self.config = new
+        state.config = new
+
+
+def describe(config: Config) -> dict[str, Any]:
+    """What ``check-config`` prints about a valid configuration."""
+    return {
+        "listeners": [{"protocol": listener.protocol, "address": listener.address} for listener in config.listeners],
+        "http": config.http.address,
+        "clusters": {name: len(nodes) for name, nodes in config.clusters.items()},
+    }

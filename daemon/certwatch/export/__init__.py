@@ -1,0 +1,1 @@
+"""Exporting certwatch's state: Prometheus metrics at scrape time, the HTTP endpoints."""

@@ -1,0 +1,233 @@
+"""TCP and TLS syslog (RFC 6587 framing, RFC 5425 TLS): one protocol object per connection.
+
+Each connection has its own framer (octet counting or LF, detected per frame) and its own joiner (continuation
+lines attach to the previous message of the same connection). A TLS connection is accepted as TCP, then upgraded
+with ``loop.start_tls``: a failed handshake is counted by reason and nothing its peer sent is ever processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable
+from typing import Any, cast
+
+from certwatch.config import TcpListener, TlsListener, split_address
+from certwatch.framing import FramingStats, StreamFramer
+from certwatch.ingress import Batch, Ingress
+from certwatch.listeners import tls
+from certwatch.listeners.senders import SenderFilter
+from certwatch.reader import Joiner, ReadStats
+from certwatch.telemetry import Telemetry
+
+log = logging.getLogger("certwatch.listeners")
+
+
+class StreamListener:
+    """One bound TCP or TLS socket and its open connections."""
+
+    def __init__(
+        self,
+        config: TcpListener | TlsListener,
+        ingress: Ingress,
+        telemetry: Telemetry,
+        read_stats: ReadStats,
+        limit: int,
+        clock: Callable[[], float],
+        context: ssl.SSLContext | None = None,
+        on_identity: Callable[[str, str | None], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.transport_name = "tls" if context is not None else "tcp"
+        self.ingress = ingress
+        self.telemetry = telemetry
+        self.read_stats = read_stats
+        self.limit = limit
+        self.clock = clock
+        self.context = context
+        self.on_identity = on_identity
+        self.allowed = SenderFilter(config.allowed_senders)
+        self.framing = FramingStats()  # shared by the connections' framers: read at scrape time
+        self.connections: set[StreamProtocol] = set()
+        self.server: asyncio.Server | None = None
+        self.address = config.address
+
+    async def start(self) -> None:
+        host, port = split_address(self.config.address)
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: StreamProtocol(self), host, port, reuse_address=True)
+        sockname = self.server.sockets[0].getsockname()
+        bound_host, bound_port = sockname[0], sockname[1]
+        self.address = f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"
+
+    def stop_accepting(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+    def flush_idle(self, now: float, wait: float) -> None:
+        for connection in list(self.connections):
+            connection.flush_idle(now, wait)
+            if now - connection.last_activity > self.config.idle_timeout:
+                connection.close("idle")
+
+    def close_all(self, reason: str) -> None:
+        for connection in list(self.connections):
+            connection.close(reason)
+
+
+class StreamProtocol(asyncio.Protocol):
+    """One connection: frames bytes, joins continuation lines, queues batches; pauses when the queue is full."""
+
+    def __init__(self, listener: StreamListener) -> None:
+        self.listener = listener
+        self.framer = StreamFramer(listener.limit, listener.framing)
+        self.joiner = Joiner(listener.limit, listener.read_stats)
+        self.transport: asyncio.Transport | None = None
+        self.last_activity = listener.clock()
+        self.last_push = self.last_activity
+        self.identity: str | None = None
+        self._ready = False
+        self._registered = False
+        self._backlog: Batch | None = None
+        self._close_reason = "peer"
+        self._handshake: asyncio.Task[None] | None = None
+
+    # ---- connection lifecycle ------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast("asyncio.Transport", transport)  # uvloop's transports are not asyncio.Transport instances
+        listener = self.listener
+        name = listener.transport_name
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if not listener.allowed(str(peer[0]) if peer else ""):
+            listener.telemetry.refused[(name, "sender")] += 1
+            transport.abort()
+            return
+        if len(listener.connections) >= listener.config.max_connections:
+            listener.telemetry.refused[(name, "limit")] += 1
+            transport.abort()
+            return
+        listener.connections.add(self)
+        self._registered = True
+        listener.telemetry.connections[name] += 1
+        listener.telemetry.connections_open[name] += 1
+        if listener.context is None:
+            self._ready = True
+            return
+        transport.pause_reading()  # nothing is read before the handshake
+        self._handshake = asyncio.get_running_loop().create_task(self._upgrade(transport))
+
+    async def _upgrade(self, raw: asyncio.Transport) -> None:
+        listener = self.listener
+        assert listener.context is not None
+        config = listener.config
+        timeout = config.handshake_timeout if isinstance(config, TlsListener) else 10.0
+        loop = asyncio.get_running_loop()
+        try:
+            app = await loop.start_tls(raw, self, listener.context, server_side=True, ssl_handshake_timeout=timeout)
+        except (OSError, TimeoutError, EOFError, ValueError) as exc:
+            listener.telemetry.tls_failures[tls.failure_reason(exc)] += 1
+            raw.abort()
+            self._unregister("error")
+            return
+        if app is None:  # the connection went away during the handshake
+            self._unregister("peer")
+            return
+        self.transport = app
+        self.identity = tls.peer_identity(app.get_extra_info("peercert"))
+        if listener.on_identity is not None:
+            peer = app.get_extra_info("peername")
+            listener.on_identity(str(peer[0]) if peer else "?", self.identity)
+        self._ready = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._handshake is not None and not self._handshake.done():
+            return  # the TLS layer failed the handshake: _upgrade counts and cleans up
+        if self._registered:
+            self._queue(self.framer.finish(), final=True)
+            done = self.joiner.flush()
+            if done is not None:
+                self._offer([done], final=True)
+        self._unregister(self._close_reason if exc is None else "error")
+
+    def _unregister(self, reason: str) -> None:
+        if not self._registered:
+            return
+        self._registered = False
+        listener = self.listener
+        listener.connections.discard(self)
+        listener.ingress.forget(self)
+        name = listener.transport_name
+        listener.telemetry.connections_open[name] -= 1
+        listener.telemetry.closed[(name, reason)] += 1
+
+    def close(self, reason: str) -> None:
+        self._close_reason = reason
+        if self.transport is not None:
+            self.transport.close()
+        if self._handshake is not None and not self._handshake.done():
+            self._handshake.cancel()
+
+    # ---- data ------------------------------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if not self._ready:
+            return  # never processed: the handshake is not complete
+        listener = self.listener
+        listener.telemetry.received_bytes[listener.transport_name] += len(data)
+        self.last_activity = listener.clock()
+        self._queue(self.framer.feed(data))
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def _queue(self, frames: list[bytes], final: bool = False) -> None:
+        messages = []
+        push = self.joiner.push
+        for frame in frames:
+            done = push(frame)
+            if done is not None:
+                messages.append(done)
+        if frames:
+            self.last_push = self.last_activity
+        if messages:
+            self._offer(messages, final)
+
+    def _offer(self, messages: list[bytes], final: bool = False) -> None:
+        listener = self.listener
+        batch = Batch(listener.transport_name, listener.clock(), messages)
+        if self._backlog is not None:
+            self._backlog = Batch(batch.transport, batch.received, self._backlog.messages + messages)
+            return
+        if listener.ingress.offer(batch):
+            return
+        if final:  # the connection is gone: nobody to push back on
+            listener.telemetry.received[batch.transport] += len(messages)
+            listener.telemetry.dropped["queue_full"] += len(messages)
+            return
+        self._backlog = batch
+        if self.transport is not None:
+            self.transport.pause_reading()
+        listener.ingress.wait_for_room(self)
+
+    def resume(self) -> None:
+        """Called by the ingress when the queue has room: queue the backlog, read again."""
+        backlog, self._backlog = self._backlog, None
+        if backlog is not None and not self.listener.ingress.offer(backlog):
+            self._backlog = backlog
+            self.listener.ingress.wait_for_room(self)
+            return
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def flush_idle(self, now: float, wait: float) -> None:
+        if self._backlog is None and self.joiner.pending and now - self.last_push >= wait:
+            done = self.joiner.flush()
+            if done is not None:
+                self._offer([done])
+
+
+def describe(listener: StreamListener) -> dict[str, Any]:
+    return {"protocol": listener.transport_name, "address": listener.address}
