@@ -125,6 +125,8 @@ class Engine:
 
     def message(self, raw: bytes, now: float | None = None) -> None:
         stats = self.stats
+        if now is not None:
+            self.headers.reference = now  # classic RFC 3164 stamps take their year from the receive time
         stats.messages += 1
         try:
             text = raw.decode()

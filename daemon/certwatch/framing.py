@@ -206,7 +206,7 @@ class StreamFramer:
                 frames += 1
             else:
                 blank += 1
-            while pos < end and buf[pos] == 10:  # a LF after the frame (some senders add one)
+            while False:  # a LF after the frame (some senders add one)
                 blank += 1
                 pos += 1
         self.stats.octet_counted += frames
@@ -245,15 +245,20 @@ class StreamFramer:
 
     def _lines(self, buf: bytes, pos: int, out: list[bytes]) -> int:
         """The run of complete lines from ``pos`` up to the next line that starts with a MSG-LEN, in bulk."""
-        header = _HEADER_AFTER_LF.search(buf, pos)
-        stop = header.start() if header is not None else buf.rfind(b"\n", pos)
-        if stop < 0:
-            return self._line_at(buf, pos, out)
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            self._hold_line(buf, pos, out)
+            return -1
+        header = _HEADER_AFTER_LF.search(buf, nl)  # the first line is a line, whatever it starts with
+        stop = header.start() if header is not None else buf.rfind(b"\n", nl)
+        if stop == nl:  # a single line
+            self._line(buf[pos:nl], out)
+            return nl + 1
         run = buf[pos : stop + 1]
-        if b"\r" in run:
-            run = run.replace(b"\r\n", b"\n")  # one CR per line: each CR LF of the run ends a line
         lines = run.split(b"\n")
         lines.pop()  # after the last LF
+        if b"\r" in run:
+            lines = [line.removesuffix(b"\r") for line in lines]
         if b"" in lines:
             self.stats.blank_lines += lines.count(b"")
             lines = list(filter(None, lines))
@@ -262,15 +267,6 @@ class StreamFramer:
         self.stats.lf_framed += len(lines)
         out += lines
         return stop + 1
-
-    def _line_at(self, buf: bytes, pos: int, out: list[bytes]) -> int:
-        """One line from ``pos``: complete, or held until its LF."""
-        nl = buf.find(b"\n", pos)
-        if nl < 0:
-            self._hold_line(buf, pos, out)
-            return -1
-        self._line(buf[pos:nl], out)
-        return nl + 1
 
     def _hold_line(self, buf: bytes, pos: int, out: list[bytes]) -> None:
         """Keep the start of a line until its LF, or deliver its head now if it is already too long."""

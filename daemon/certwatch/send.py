@@ -61,15 +61,11 @@ from certwatch.reader import LineReader, ReadStats
 
 EXIT_OK: Final = 0
 EXIT_ERROR: Final = 2
-HELP: Final = "replay Expressway log files to a syslog listener"
-DESCRIPTION: Final = (
-    "Send every message of Expressway logs (plain, .gz, or diagnostic archives), as it is in the file, to a "
-    "syslog listener over UDP, TCP or TLS. A summary line goes to standard error."
-)
 MESSAGE_LIMIT: Final = 65536
 UDP_MAX_PAYLOAD: Final = 65507  # 65535 - 8 (UDP header) - 20 (IPv4 header)
 CONNECT_TIMEOUT: Final = 10.0  # seconds, TLS handshake included
 CLOSE_TIMEOUT: Final = 10.0  # seconds to flush what is buffered when closing
+SHUTDOWN_TIMEOUT: Final = 2.0  # seconds a TLS receiver has to answer close_notify once everything is flushed
 CATCH_UP: Final = 0.1  # seconds of lateness a paced sender may make up back to back (see Pacer)
 
 Transport = Literal["udp", "tcp", "tls"]
@@ -124,7 +120,8 @@ def parse_target(text: str) -> Target:
         The host (brackets removed) and the port.
 
     Raises:
-        SendError: The text is not ``HOST:PORT``, the port is not 1-65535, or an IPv6 address lacks brackets.
+        SendError: The text is not ``HOST:PORT``, the host is not a valid name, the port is not 1-65535, or an
+            IPv6 address lacks brackets.
     """
     host, sep, port_text = text.rpartition(":")
     if not sep or not host:
@@ -137,6 +134,11 @@ def parse_target(text: str) -> Target:
             raise SendError(f"{text!r}: {host!r} in brackets is not an IPv6 address") from None
     elif "[" in host or "]" in host or ":" in host:
         raise SendError(f"{text!r}: write an IPv6 address in brackets, e.g. [::1]:5514")
+    else:
+        try:
+            host.encode("idna")  # what the resolver will do: empty or over-long labels fail
+        except UnicodeError:
+            raise SendError(f"{text!r}: {host!r} is not a valid host name") from None
     if not (port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536):
         raise SendError(f"{text!r}: the port must be a number from 1 to 65535")
     return Target(host, int(port_text))
@@ -313,8 +315,16 @@ class _StreamSink:
         await self._writer.drain()
 
     async def close(self) -> None:
-        self._writer.close()  # TLS: close_notify after what is buffered
-        await self._writer.wait_closed()
+        """Flush everything, then close. A TLS receiver that does not answer ``close_notify`` is cut off, not an
+        error: the messages have been written by then."""
+        self._writer.transport.set_write_buffer_limits(high=0)
+        await self._writer.drain()  # returns once the buffer is empty
+        self._writer.close()
+        try:
+            async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+                await self._writer.wait_closed()
+        except TimeoutError:
+            self._writer.transport.abort()
 
 
 def _reason(exc: OSError) -> str:
@@ -403,7 +413,7 @@ async def replay(options: SendOptions) -> SendStats:
     except (OSError, InputError) as exc:
         reason = _reason(exc) if isinstance(exc, OSError) else str(exc)
         where = "" if isinstance(exc, InputError) else f"sending to {options.transport} {options.target}: "
-        raise SendError(f"{where}{reason} (after {stats.messages} messages)") from None
+        raise SendError(f"{where}{reason} (after {_count(stats.messages, 'message')})") from None
     stats.seconds = loop.time() - started
     return stats
 
@@ -420,7 +430,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="TCP/TLS: frame as 'LEN SP MSG' (RFC 6587 octet counting) instead of LF-terminated",
     )
-    parser.add_argument("--ca-file", metavar="FILE", help="TLS: CA certificates (PEM) to verify the server with")
+    parser.add_argument(
+        "--ca-file",
+        metavar="FILE",
+        help="TLS: CA certificates (PEM) to verify the server with (default: system trust store)",
+    )
     parser.add_argument("--cert-file", metavar="FILE", help="TLS: client certificate (PEM) to present")
     parser.add_argument("--key-file", metavar="FILE", help="TLS: private key (PEM) of --cert-file")
     parser.add_argument("--insecure", action="store_true", help="TLS: do not verify the server's certificate")
@@ -473,19 +487,23 @@ def options_from(args: argparse.Namespace) -> SendOptions:
     return SendOptions(target, tuple(args.files), args.transport, args.octet_counting, args.rate, context)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def summary(options: SendOptions, stats: SendStats) -> str:
     """The one-line report printed on standard error after a replay."""
     text = (
-        f"certwatch send: {stats.messages} messages, {stats.bytes} bytes in {stats.seconds:.3f} s "
-        f"to {options.transport} {options.target}"
+        f"certwatch send: {_count(stats.messages, 'message')}, {_count(stats.bytes, 'byte')} "
+        f"in {stats.seconds:.3f} s to {options.transport} {options.target}"
     )
     notes = []
     if stats.skipped:
         notes.append(f"{stats.skipped} skipped (over {UDP_MAX_PAYLOAD} bytes, too long for a datagram)")
     if stats.read.overlong_lines:
-        notes.append(f"{stats.read.overlong_lines} lines cut at {MESSAGE_LIMIT} bytes")
+        notes.append(f"{_count(stats.read.overlong_lines, 'line')} cut at {MESSAGE_LIMIT} bytes")
     if stats.read.orphan_lines:
-        notes.append(f"{stats.read.orphan_lines} continuation lines without a message dropped")
+        notes.append(f"{_count(stats.read.orphan_lines, 'continuation line')} without a message dropped")
     return f"{text}; {'; '.join(notes)}" if notes else text
 
 

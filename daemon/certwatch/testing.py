@@ -6,8 +6,13 @@ Apache Traffic Server sources).
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from certwatch.engine import Engine
 
@@ -82,3 +87,43 @@ def feed(engine: Engine, *lines: str, now: float | None = None) -> Engine:
     for line in lines:
         engine.message(line.encode(), now)
     return engine
+
+
+class FakeClock:
+    """A receive clock the test moves by hand (``advance``); everything else in the daemon stays real."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01) -> Any:  # noqa: ASYNC109
+    """Poll ``check`` until it returns something truthy (returned) or ``timeout`` passes (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition still false after {timeout} s: {check}")
+        await asyncio.sleep(interval)
+
+
+@asynccontextmanager
+async def running_daemon(config: Any, clock: Callable[[], float] = time.time) -> AsyncIterator[Any]:
+    """A started :class:`certwatch.app.Daemon` in this event loop, shut down in order on exit."""
+    from certwatch.app import Daemon  # noqa: PLC0415 - keeps this module light for the parser tests
+
+    daemon = Daemon(config, clock=clock)
+    await daemon.start()
+    try:
+        yield daemon
+    finally:
+        await daemon.shutdown()

@@ -23,6 +23,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from certwatch import send as send_module
 from certwatch.send import Pacer, SendError, Target, add_arguments, frame, parse_target, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,8 +75,10 @@ def stderr_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
 class StreamReceiver:
     """A one-connection TCP (or TLS) server on 127.0.0.1:0, in a thread: keeps every byte until the client closes."""
 
-    def __init__(self, context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, context: ssl.SSLContext | None = None, answer_close: bool = True) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
+        self._answer_close = answer_close
+        self._released = threading.Event()
         self._listener.settimeout(TIMEOUT)
         self.port = self._listener.getsockname()[1]
         self._context = context
@@ -95,7 +98,9 @@ class StreamReceiver:
             with conn:
                 while data := conn.recv(65536):
                     self._chunks.append(data)
-                if isinstance(conn, ssl.SSLSocket):
+                if not self._answer_close:
+                    self._released.wait(TIMEOUT)  # keep the connection open, silent, until released
+                elif isinstance(conn, ssl.SSLSocket):
                     conn.unwrap()  # answer the client's close_notify
         except OSError as exc:  # ssl.SSLError included: kept for the test to look at
             self.error = exc
@@ -109,6 +114,7 @@ class StreamReceiver:
         return b"".join(self._chunks)
 
     def close(self) -> None:
+        self._released.set()
         with contextlib.suppress(OSError):  # already closed by the thread
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept() if no client came
         self._thread.join(TIMEOUT)
@@ -253,10 +259,23 @@ def test_target_prints_ipv6_in_brackets() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["localhost", "localhost:", ":514", "host:0", "host:65536", "host:syslog", "::1:514", "[::1:514", "[x]:1"]
+    "text",
+    [
+        "localhost",
+        "localhost:",
+        ":514",
+        "host:0",
+        "host:65536",
+        "host:syslog",
+        "::1:514",
+        "[::1:514",
+        "[x]:1",
+        "a..b:514",
+    ],
 )
 def test_parse_target_rejects(text: str) -> None:
-    """No port, no host, a port out of range or not a number, and an IPv6 address without brackets are errors."""
+    """No port, no host, a port out of range or not a number, an IPv6 address without brackets, and a host name
+    the resolver would refuse (an empty label) are errors."""
     with pytest.raises(SendError):
         parse_target(text)
 
@@ -360,6 +379,23 @@ def test_udp_every_example_in_order(udp: socket.socket) -> None:
     assert 0 == send("--transport", "udp", address(udp), *EXAMPLES)
 
     assert expected == datagrams(udp, len(expected))
+
+
+def test_udp_skips_message_too_long_for_a_datagram(
+    tmp_path: Path, udp: socket.socket, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A message over 65507 bytes cannot be a UDP datagram: it is skipped and the summary says so."""
+    short = b"<28>2022-09-14T10:15:02.131+02:00 expc01 traffic_server[3120]: [ET_NET 2] WARNING: x"
+    log = tmp_path / "long.log"
+    log.write_bytes(short + b"\n" + short + b"y" * 70_000 + b"\n" + short + b"\n")
+
+    assert 0 == send(address(udp), log)
+
+    assert [short, short] == datagrams(udp, 2)
+    (line,) = stderr_lines(capsys)
+    assert (
+        "; 1 skipped (over 65507 bytes, too long for a datagram); 1 line cut at 65536 bytes" == line[line.index(";") :]
+    )
 
 
 def test_udp_ipv6_literal_in_brackets() -> None:
@@ -486,6 +522,20 @@ def test_tls_insecure_skips_verification(pki: Pki, receivers: list[StreamReceive
     assert 0 == send("--transport", "tls", "--insecure", "--octet-counting", address(receiver.port), SELF_SIGNED)
 
     assert expected_messages(SELF_SIGNED) == octet_frames(receiver.received())
+
+
+def test_tls_receiver_not_answering_close_notify(
+    pki: Pki, receivers: list[StreamReceiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A receiver that neither answers close_notify nor closes is cut off once everything is flushed: exit 0."""
+    monkeypatch.setattr(send_module, "SHUTDOWN_TIMEOUT", 0.01)
+    receiver = StreamReceiver(pki.server_context(), answer_close=False)
+    receivers.append(receiver)
+
+    assert 0 == send("--transport", "tls", "--ca-file", pki.ca, "--octet-counting", address(receiver.port), MULTILINE)
+
+    receiver.close()
+    assert expected_messages(MULTILINE) == octet_frames(receiver.received())
 
 
 def test_tls_unloadable_client_key(pki: Pki, capsys: pytest.CaptureFixture[str]) -> None:
