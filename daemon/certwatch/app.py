@@ -155,20 +155,34 @@ class Daemon:
             listener.flush_idle(now, 0.0)
         if state.ingress is not None:
             try:
-                await asyncio.wait_for(state.ingress.queue.join(), self.config.daemon.shutdown_timeout)
+                await asyncio.wait_for(self._drain(state.ingress), self.config.daemon.shutdown_timeout)
             except TimeoutError:
-                self._drop_queued()
+                self.log.warning("shutdown_timeout", queued=state.ingress.queue.qsize())
+            self._drop_queued()
         for listener in state.streams:
             listener.close_all("shutdown")
         await self._close_everything()
         self.log.info("stopped")
 
+    @staticmethod
+    async def _drain(ingress: Ingress) -> None:
+        """Until the queue is empty and no paused reader holds a backlog (resuming one refills the queue)."""
+        while True:
+            await ingress.queue.join()
+            if ingress.queue.empty() and not ingress.waiting():
+                return
+            await asyncio.sleep(0.001)
+
     def _drop_queued(self) -> None:
+        """Whatever is still queued or held back after the deadline is counted, never silently lost."""
         ingress = self.state.ingress
         assert ingress is not None
+        dropped = self.state.telemetry.dropped
+        for who in ingress.waiting():
+            dropped["shutdown"] += who.backlog
         while not ingress.queue.empty():
             batch = ingress.queue.get_nowait()
-            self.state.telemetry.dropped["shutdown"] += len(batch.messages)
+            dropped["shutdown"] += len(batch.messages)
             ingress.queue.task_done()
 
     async def _close_everything(self) -> None:

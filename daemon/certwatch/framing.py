@@ -206,7 +206,7 @@ class StreamFramer:
                 frames += 1
             else:
                 blank += 1
-            while False:  # a LF after the frame (some senders add one)
+            while pos < end and buf[pos] == 10:  # a LF after the frame (some senders add one)
                 blank += 1
                 pos += 1
         self.stats.octet_counted += frames

@@ -20,6 +20,9 @@ class Batch(NamedTuple):
 
 
 class Pausable(Protocol):
+    @property
+    def backlog(self) -> int: ...
+
     def resume(self) -> None: ...
 
 
@@ -51,6 +54,10 @@ class Ingress:
         """A stream listener paused itself; it is resumed when the queue has room again."""
         self._telemetry.backpressure_pauses += 1
         self._paused.add(who)
+
+    def waiting(self) -> set[Pausable]:
+        """Readers paused with messages not yet queued."""
+        return set(self._paused)
 
     def forget(self, who: Pausable) -> None:
         self._paused.discard(who)

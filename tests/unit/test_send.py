@@ -548,6 +548,16 @@ def test_tls_unloadable_client_key(pki: Pki, capsys: pytest.CaptureFixture[str])
     assert line.startswith(f"certwatch send: error: --cert-file {pki.client_cert} / --key-file {pki.ca}: ")
 
 
+def test_tls_missing_ca_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --ca-file that does not load is one line naming it, exit 2, before connecting."""
+    missing = tmp_path / "ca.pem"
+
+    assert 2 == send("--transport", "tls", "--ca-file", missing, "127.0.0.1:1", SELF_SIGNED)
+
+    expected = f"certwatch send: error: --ca-file {missing}: Could not load server certificate: [Errno 2] No such file"
+    assert [expected] == [line[: len(expected)] for line in stderr_lines(capsys)]
+
+
 # --- Errors -------------------------------------------------------------------------------------------------------
 
 

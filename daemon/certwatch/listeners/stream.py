@@ -146,10 +146,10 @@ class StreamProtocol(asyncio.Protocol):
         if self._handshake is not None and not self._handshake.done():
             return  # the TLS layer failed the handshake: _upgrade counts and cleans up
         if self._registered:
-            self._queue(self.framer.finish(), final=True)
+            self._queue(self.framer.finish())
             done = self.joiner.flush()
             if done is not None:
-                self._offer([done], final=True)
+                self._offer([done])
         self._unregister(self._close_reason if exc is None else "error")
 
     def _unregister(self, reason: str) -> None:
@@ -158,7 +158,8 @@ class StreamProtocol(asyncio.Protocol):
         self._registered = False
         listener = self.listener
         listener.connections.discard(self)
-        listener.ingress.forget(self)
+        if self._backlog is None:
+            listener.ingress.forget(self)  # else it stays queued for room: its backlog is still to be delivered
         name = listener.transport_name
         listener.telemetry.connections_open[name] -= 1
         listener.telemetry.closed[(name, reason)] += 1
@@ -183,7 +184,7 @@ class StreamProtocol(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         return None  # close our side too
 
-    def _queue(self, frames: list[bytes], final: bool = False) -> None:
+    def _queue(self, frames: list[bytes]) -> None:
         messages = []
         push = self.joiner.push
         for frame in frames:
@@ -193,9 +194,11 @@ class StreamProtocol(asyncio.Protocol):
         if frames:
             self.last_push = self.last_activity
         if messages:
-            self._offer(messages, final)
+            self._offer(messages)
 
-    def _offer(self, messages: list[bytes], final: bool = False) -> None:
+    def _offer(self, messages: list[bytes]) -> None:
+        """Queue a batch; when the queue is full, hold it back and stop reading until there is room. A closed
+        connection's last batch waits the same way: nothing received is dropped (except at shutdown, counted)."""
         listener = self.listener
         batch = Batch(listener.transport_name, listener.clock(), messages)
         if self._backlog is not None:
@@ -203,14 +206,15 @@ class StreamProtocol(asyncio.Protocol):
             return
         if listener.ingress.offer(batch):
             return
-        if final:  # the connection is gone: nobody to push back on
-            listener.telemetry.received[batch.transport] += len(messages)
-            listener.telemetry.dropped["queue_full"] += len(messages)
-            return
         self._backlog = batch
-        if self.transport is not None:
+        if self.transport is not None and not self.transport.is_closing():
             self.transport.pause_reading()
         listener.ingress.wait_for_room(self)
+
+    @property
+    def backlog(self) -> int:
+        """Messages received but waiting for room in the queue."""
+        return len(self._backlog.messages) if self._backlog is not None else 0
 
     def resume(self) -> None:
         """Called by the ingress when the queue has room: queue the backlog, read again."""
