@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests and benchmarks need; installed when missing.
-TEST_DEBS :=
+TEST_DEBS := openssl
 BENCH_DEBS := mtail
 
 .PHONY: run test lint types unit bench install debs-test debs-bench clean
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/certwatch analyze examples/*.log
+	$(BIN)/certwatch run
 
 debs-test:
 	@.ci/debs.sh $(TEST_DEBS)
