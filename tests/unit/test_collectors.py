@@ -58,7 +58,10 @@ def test_an_incident_renders_with_exact_labels(clock: FakeClock) -> None:
         now=clock(),
     )
     text = scrape(state)
-    labels = 'cause="untrusted_self_signed",cluster="emea",enforced="true",node="expc01",origin="cucm-sub1.example.com",port="6972"'
+    labels = (
+        'cause="untrusted_self_signed",cluster="emea",enforced="true",node="expc01",'
+        'origin="cucm-sub1.example.com",port="6972"'
+    )
     started = lines.start.timestamp() + 0.01
     assert f"certwatch_incident_active{{{labels}}} 1.0" in text
     key = ("certwatch_incident_started_timestamp_seconds", tuple(sorted(_labels(labels).items())))

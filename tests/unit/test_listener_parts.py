@@ -13,9 +13,12 @@ import pytest
 from certwatch.listeners import kernel, tls
 from certwatch.listeners.senders import SenderFilter
 
-UDP_TABLE = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
- 1234: 0100007F:15AA 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 424242 2 0000000000000000 17
-"""
+UDP_TABLE = (  # the header and one socket of /proc/net/udp: inode 424242, 17 drops
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer"
+    " drops\n"
+    " 1234: 0100007F:15AA 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 424242 2"
+    " 0000000000000000 17\n"
+)
 SNMP = """Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors
 Udp: 100 0 5 100 3 0 0 0 0
 """
