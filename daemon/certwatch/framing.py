@@ -34,7 +34,6 @@ from enum import Enum, auto
 from typing import Final
 
 _MAX_DIGITS: Final = 10  # MSG-LEN digits; more than that is not a length (rsyslog caps it the same way)
-_LINE_END: Final = frozenset(b"\r\n")
 # A line, inside a run of lines, that starts like an octet-counted frame (or a bad MSG-LEN): the run ends there.
 _HEADER_AFTER_LF: Final = re.compile(rb"\n[0-9]{1,%d} " % _MAX_DIGITS)
 
@@ -51,15 +50,6 @@ class FramingStats:
     frame_too_long: int = 0  # frames cut to max_frame (they are still returned)
     bad_length: int = 0  # MSG-LEN 0 or with a leading zero: taken as a line
     truncated_frame: int = 0  # octet-counted frames cut short by the end of the stream (dropped)
-
-
-def _strip_line_end(buf: bytes, start: int, stop: int) -> int:
-    """The end of the octet-counted message ``buf[start:stop]`` without one trailing LF, then one trailing CR."""
-    if buf[stop - 1] == 10:  # a LF counted in MSG-LEN (rsyslog templates that end with one)
-        stop -= 1
-    if stop > start and buf[stop - 1] == 13:
-        stop -= 1
-    return stop
 
 
 class _State(Enum):
@@ -196,14 +186,10 @@ class StreamFramer:
         Stops at anything else (a line, a bad MSG-LEN, an over-long or incomplete frame) for the general path.
         """
         end, limit, find, append = len(buf), self._max, buf.find, out.append
-        window = _MAX_DIGITS + 1
-        count = len(out)
-        blank = 0
+        frames = blank = 0
         while pos < end:
-            sp = find(32, pos + 1, pos + window)  # SP
-            if sp < 0:
-                break
-            digits = buf[pos:sp]
+            sp = find(b" ", pos + 1, pos + _MAX_DIGITS + 1)
+            digits = buf[pos:sp] if sp > 0 else b""
             if not digits.isdigit() or digits[0] == 48:
                 break
             start = sp + 1
@@ -211,16 +197,19 @@ class StreamFramer:
             if stop > end or stop - start > limit:
                 break
             pos = stop
-            if buf[stop - 1] in _LINE_END:
-                stop = _strip_line_end(buf, start, stop)
+            if buf[stop - 1] == 10:  # a LF counted in MSG-LEN (rsyslog templates that end with one)
+                stop -= 1
+            if stop > start and buf[stop - 1] == 13:
+                stop -= 1
             if stop > start:
                 append(buf[start:stop])
+                frames += 1
             else:
                 blank += 1
             while pos < end and buf[pos] == 10:  # a LF after the frame (some senders add one)
                 blank += 1
                 pos += 1
-        self.stats.octet_counted += len(out) - count
+        self.stats.octet_counted += frames
         self.stats.blank_lines += blank
         return pos
 
