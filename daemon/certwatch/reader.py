@@ -152,9 +152,11 @@ class LineReader:
             start = nl + 1
         rest = buf[start:]
         if len(rest) > self._limit + 1:  # +1: a trailing "\r" is not part of the line
-            # An incomplete line already over the limit: take its head now, drop the rest up to its newline.
+            # An incomplete line already over the limit: take its head now (as a complete line is cut: the
+            # "\r" a complete line loses is beyond the cut), drop the rest up to its newline.
+            self.stats.lines += 1
             self.stats.overlong_lines += 1
-            done = line(rest[: self._limit])
+            done = self._joiner.push(rest[: self._limit])
             if done is not None:
                 out.append(done)
             rest = b""
@@ -195,7 +197,9 @@ class Scanner:
     jumps from needle to needle and frames just those messages.
     """
 
-    __slots__ = ("_carry", "_discarding", "_joined", "_joiner", "_limit", "_needle", "_started", "stats")
+    __slots__ = (
+        "_carry", "_cut", "_discarding", "_joined", "_joiner", "_limit", "_needle", "_raw_first", "_started", "stats",
+    )  # fmt: skip
 
     def __init__(self, needle: bytes = b"traffic_server", limit: int = 65536, stats: ReadStats | None = None) -> None:
         self.stats = stats if stats is not None else ReadStats()
@@ -206,6 +210,8 @@ class Scanner:
         self._joined = ReadStats()
         self._joiner = Joiner(limit, self._joined)
         self._carry = b""
+        self._cut = False  # the carry is the head of an over-long line: its end is not a line end
+        self._raw_first = False  # the first line of the chunk being scanned is such a head
         self._discarding = False
         self._started = False  # a message has been seen, so continuation lines have a parent
 
@@ -223,6 +229,7 @@ class Scanner:
             self._carry = self._carry[: self._limit]
             self.stats.overlong_lines += 1
             self._discarding = True
+            self._cut = True
         return self._scan(buf, end) if end else []
 
     def finish(self) -> list[bytes]:
@@ -244,6 +251,8 @@ class Scanner:
     def _scan(self, buf: bytes, end: int) -> list[bytes]:
         """Account for the whole lines ``buf[:end]`` and emit the needle messages among them."""
         out: list[bytes] = []
+        # A cut head keeps a "\r" at the cut: only a real line end loses one.
+        self._raw_first, self._cut = self._cut, False
         self._account(buf, end)
         pos = self._continue(buf, 0, end) if self._joiner.pending else 0
         if pos < end:
@@ -264,18 +273,18 @@ class Scanner:
             pos = le + 1
             if pos < end and buf[pos] not in _MAY_CONTINUE and not self._joiner.pending:
                 # the common case: a one-line message, complete since the next line starts another one
-                if head.endswith(b"\r"):
+                if head.endswith(b"\r") and not (ls == 0 and self._raw_first):
                     head = head[:-1]
                 out.append(head[:limit])
                 continue
-            self._take(head)
+            self._take(head, ls)
             pos = self._continue(buf, pos, end)
             if pos < end:
                 self._flush(out)
         return out
 
-    def _take(self, line: bytes) -> None:
-        if line.endswith(b"\r"):
+    def _take(self, line: bytes, start: int) -> None:
+        if line.endswith(b"\r") and not (start == 0 and self._raw_first):
             line = line[:-1]
         self._joiner.push(line[: self._limit])
 
@@ -286,7 +295,7 @@ class Scanner:
             text = buf[pos:le]
             if not is_blank(text) and not is_continuation(text):
                 return pos
-            self._take(text)
+            self._take(text, pos)
             pos = le + 1
         return pos
 

@@ -104,7 +104,8 @@ def test_a_stalled_half_frame_is_closed_when_idle_and_counted() -> None:
 
 
 def test_tcp_backpressure_loses_nothing() -> None:
-    """Three senders against a one-batch queue: reading pauses and resumes, every message is processed."""
+    """The engine stalls: the connections stop being read (paused, counted) instead of buffering or dropping;
+    once it runs again, every message of three senders is processed."""
     config = loopback(ingress={"queue_batches": 1})
     lines = Lines()
     per_sender = 20_000
@@ -112,13 +113,18 @@ def test_tcp_backpressure_loses_nothing() -> None:
 
     async def scenario() -> None:
         async with running_daemon(config) as daemon:
+            pipeline = daemon._tasks[0]
+            pipeline.cancel()  # stall the consumer, as a slow engine would
+            await asyncio.gather(pipeline, return_exceptions=True)
             target = address(daemon, "tcp")
-            await asyncio.gather(*(send_tcp(target, body) for _ in range(3)))
-            await eventually(lambda: daemon.state.engine.stats.messages == 3 * per_sender, timeout=60)
+            senders = [asyncio.ensure_future(send_tcp(target, body)) for _ in range(3)]
             telemetry = daemon.state.telemetry
-            assert (0, True) == (telemetry.dropped["queue_full"], telemetry.backpressure_pauses >= 1)
-
-    run(scenario)
+            await eventually(lambda: telemetry.backpressure_pauses >= 2)
+            assert daemon.state.ingress.queue.full()
+            daemon._tasks[0] = asyncio.ensure_future(daemon._pipeline())
+            await asyncio.gather(*senders)
+            await eventually(lambda: daemon.state.engine.stats.messages == 3 * per_sender, timeout=60)
+            assert (0, 3 * per_sender) == (telemetry.dropped["queue_full"], telemetry.received["tcp"])
 
 
 SENDER = """
