@@ -18,7 +18,7 @@ from typing import TextIO
 import orjson
 import uvloop
 
-from certwatch import logs, send
+from certwatch import logs, rules, send
 from certwatch._version import __version__
 from certwatch.analyze import Analysis
 from certwatch.app import Daemon, describe, tls_contexts
@@ -104,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Replay log files (plain, compressed or diagnostic archives) to HOST:PORT, each message whole.",
     )
     send.add_arguments(send_parser)
+
+    render = sub.add_parser(
+        "render-rules",
+        help="write the Prometheus alert and recording rules",
+        description="Render the Prometheus rules (alerts carry the remediation catalog's steps) to standard output "
+        "or --output FILE; deploy/prometheus/certwatch-rules.yml is this command's output.",
+    )
+    rules.add_arguments(render)
     return parser
 
 
@@ -186,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check_config(args)
         if args.command == "send":
             return send.run(args)
+        if args.command == "render-rules":
+            return rules.run(args)
     except BrokenPipeError:  # `certwatch analyze ... | head`
         sys.stderr.close()
         return EXIT_OK

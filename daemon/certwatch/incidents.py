@@ -51,7 +51,7 @@ class Incidents:
             summary=summary(key.cause),
             remediation=remediation(
                 key.cause, key.origin, key.port, finding.depth, finding.error, peers if len(peers) >= 2 else (),
-                finding.cluster,
+                finding.cluster, key.enforced,
             ),
         )  # fmt: skip
 

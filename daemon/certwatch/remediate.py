@@ -215,6 +215,11 @@ def summary(cause: Cause) -> str:
 
 def _depth_text(cause: Cause, depth: int | None, origin: str) -> str:
     if cause is Cause.EXPIRED:
+        if depth is None:
+            return (
+                f"The certificate {origin} presents, or a CA certificate of its chain, has expired (the log line "
+                "gives no depth)."
+            )
         if depth:
             return (
                 f"A CA certificate in {origin}'s chain (depth {depth}: an intermediate or the root) has expired: "
@@ -222,6 +227,8 @@ def _depth_text(cause: Cause, depth: int | None, origin: str) -> str:
                 "Expressway-C and CUCM trust stores."
             )
         return f"The certificate {origin} presents (depth 0) has expired."
+    if depth is None:
+        return "a CA of its chain (an intermediate or the root) is not in the Expressway-C trust store."
     if depth:
         return (
             f"the issuer of the certificate at depth {depth} (an intermediate or the root CA) is not in the "
@@ -252,8 +259,10 @@ def remediation(
     error: str | None = None,
     cluster_wide_nodes: tuple[str, ...] = (),
     cluster: str | None = None,
+    enforced: bool = True,
 ) -> list[str]:
-    """The concrete steps for one finding, most useful first."""
+    """The concrete steps for one finding, most useful first. The ``VerifyOriginServer: Off`` workaround is
+    offered, as a last resort, only where it helps: an enforced failure of Expressway-C's own verification."""
     hint = HINTS[cause]
     values = {
         "origin": origin,
@@ -273,6 +282,6 @@ def remediation(
         if hint.expressway_side:
             text += " Apply the Expressway-C steps on every peer of the cluster (Cisco doc 218018)."
         steps.insert(1, text)
-    if hint.expressway_side:
+    if hint.expressway_side and enforced:
         steps.append(WORKAROUND)
     return steps

@@ -57,7 +57,7 @@ def finding_dict(f: Finding, peers: Sequence[str], redacted: bool = True) -> dic
         "last_seen": iso(f.last_seen, f.last_offset),
         "summary": summary(k.cause),
         "remediation": remediation(
-            k.cause, k.origin, k.port, f.depth, f.error, tuple(peers) if cluster_wide else (), f.cluster
+            k.cause, k.origin, k.port, f.depth, f.error, tuple(peers) if cluster_wide else (), f.cluster, k.enforced
         ),
         "evidence": [redact(e) if redacted else e for e in f.evidence],
     }
