@@ -40,6 +40,7 @@ test: lint types unit
 
 bench: $(STAMP) debs-bench
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/daemon.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis bench/out

@@ -251,8 +251,10 @@ class Daemon:
             batch = await queue.get()
             live = self.state.engine.live
             now = batch.received
-            for raw in batch.messages:
+            for i, raw in enumerate(batch.messages, 1):
                 live(raw, now)
+                if not i % 1024:
+                    await asyncio.sleep(0)  # a big batch must not keep HTTP and the watchdog waiting
             queue.task_done()
             ingress.consumed()
             await asyncio.sleep(0)  # let I/O in between batches

@@ -56,8 +56,11 @@ class Incidents:
         )  # fmt: skip
 
     def _peers(self, finding: Finding) -> tuple[str, ...]:
-        active = [f for f in self._findings() if f.active or f is finding]
-        return cluster_nodes(active).get((finding.cluster, finding.key.origin), (finding.key.node,))
+        """Nodes of the finding's cluster with an active finding for its origin (the index keeps this cheap)."""
+        if self.correlator is None:
+            return (finding.key.node,)
+        same = [f for f in self.correlator.findings_of_origin(finding.key.origin) if f.active or f is finding]
+        return cluster_nodes(same).get((finding.cluster, finding.key.origin), (finding.key.node,))
 
     def _findings(self) -> list[Finding]:
         return self.correlator.findings() if self.correlator is not None else []

@@ -73,6 +73,7 @@ class Correlator:
         self._aliases: BoundedTable[tuple[str, str], str] = BoundedTable(idx, None)
         self._findings: BoundedTable[FindingKey, Finding] = BoundedTable(s.max_findings, None)
         self._by_finding_origin: dict[tuple[str, str], set[FindingKey]] = {}
+        self._by_origin_name: dict[str, set[FindingKey]] = {}  # origin -> its findings on every node
         self._nodes: BoundedTable[str, NodeInfo] = BoundedTable(s.max_nodes, None)
         # Monotonic counters behind the *_total metrics; labels: see certwatch.export.
         self.failure_counts = LabelCounters(5, s.max_series)  # node, origin, port, cause, enforced
@@ -112,6 +113,11 @@ class Correlator:
     def cluster_of(self, node: str) -> str:
         return self._clusters.get(node, DEFAULT_CLUSTER)
 
+    def findings_of_origin(self, origin: str) -> list[Finding]:
+        """The findings of one origin, on every node (cheap: indexed)."""
+        keys = self._by_origin_name.get(origin, ())
+        return [f for key in keys if (f := self._findings.get(key)) is not None]
+
     def _tables(self) -> dict[str, BoundedTable[Any, Any]]:
         return {
             "transactions": self._txns,
@@ -129,6 +135,7 @@ class Correlator:
         """``{table: (entries, bound)}``, for tests and self-metrics."""
         sizes = {name: (len(t), t.max_size) for name, t in self._tables().items()}
         sizes["finding_origin_index"] = (len(self._by_finding_origin), 2 * self.settings.max_findings)
+        sizes["finding_origin_names"] = (len(self._by_origin_name), self.settings.max_findings)
         pending = sum(len(info.pending) for _, info in self._nodes.items())
         sizes["pending_failures"] = (pending, MAX_PENDING_PER_NODE * self.settings.max_nodes)
         return sizes
@@ -531,6 +538,7 @@ class Correlator:
         for ident in (key.origin, finding.origin_ip):
             if ident:
                 self._by_finding_origin.setdefault((key.node, ident), set()).add(key)
+        self._by_origin_name.setdefault(key.origin, set()).add(key)
 
     def _unindex(self, finding: Finding) -> None:
         key = finding.key
@@ -542,6 +550,11 @@ class Correlator:
                 keys.discard(key)
                 if not keys:
                     del self._by_finding_origin[(key.node, ident)]
+        same_origin = self._by_origin_name.get(key.origin)
+        if same_origin is not None:
+            same_origin.discard(key)
+            if not same_origin:
+                del self._by_origin_name[key.origin]
 
     # ---- shared ----------------------------------------------------------------------------------------------
 
