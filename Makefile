@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests and benchmarks need; installed when missing.
-TEST_DEBS := openssl prometheus
+TEST_DEBS := openssl prometheus rsyslog rsyslog-gnutls
 BENCH_DEBS := mtail
 
 .PHONY: run test lint types unit bench install debs-test debs-bench clean

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,13 +36,12 @@ authorityKeyIdentifier = keyid
 EC_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
 
 
-def ensure_debs(*packages_and_tools: tuple[str, str]) -> None:
-    """Install the Debian packages whose command is missing, as ``make test`` does (``.ci/debs.sh``)."""
-    missing = [package for package, tool in packages_and_tools if shutil.which(tool) is None]
-    if missing:
-        subprocess.run([str(ROOT / ".ci" / "debs.sh"), *missing], check=True, timeout=600)
-    for package, tool in packages_and_tools:
-        assert shutil.which(tool) is not None, f"{tool} is still missing after installing {package}"
+def ensure_debs(packages: tuple[str, ...], present: Callable[[], bool]) -> None:
+    """Install the Debian ``packages`` with ``.ci/debs.sh`` (as ``make test`` does) unless ``present()`` already
+    holds; afterwards it must."""
+    if not present():
+        subprocess.run([str(ROOT / ".ci" / "debs.sh"), *packages], check=True, timeout=600)
+    assert present(), f"still missing after installing {' '.join(packages)}"
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,9 @@ def _ca(directory: Path, name: str, cn: str) -> None:
 def _issue(directory: Path, ca: str, name: str, cn: str, usage: str, san: str) -> Pair:
     (directory / f"{name}.cnf").write_text(LEAF_CONFIG.format(cn=cn))
     (directory / f"{name}.ext").write_text(LEAF_EXTENSIONS.format(usage=usage, san=san))
-    _openssl(directory, "req", "-new", "-config", f"{name}.cnf", *EC_KEY, "-keyout", f"{name}.key", "-out", f"{name}.csr")
+    _openssl(
+        directory, "req", "-new", "-config", f"{name}.cnf", *EC_KEY, "-keyout", f"{name}.key", "-out", f"{name}.csr"
+    )
     _openssl(
         directory, "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-set_serial",
         str(random.SystemRandom().getrandbits(63)), "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem",
@@ -89,12 +91,10 @@ def _issue(directory: Path, ca: str, name: str, cn: str, usage: str, san: str) -
 
 def make_pki(directory: Path) -> Pki:
     """Write every key and certificate into ``directory``."""
-    ensure_debs(("openssl", "openssl"))
+    ensure_debs(("openssl",), lambda: shutil.which("openssl") is not None)
     _ca(directory, "ca", "certwatch test CA")
     _ca(directory, "other-ca", "certwatch other CA")
     server = _issue(directory, "ca", "server", "localhost", "serverAuth", "IP:127.0.0.1, IP:::1, DNS:localhost")
     client = _issue(directory, "ca", "client", "expc01.example.com", "clientAuth", "DNS:expc01.example.com")
-    stranger = _issue(
-        directory, "other-ca", "stranger", "expc01.example.com", "clientAuth", "DNS:expc01.example.com"
-    )
+    stranger = _issue(directory, "other-ca", "stranger", "expc01.example.com", "clientAuth", "DNS:expc01.example.com")
     return Pki(directory / "ca.pem", server, client, stranger, directory / "other-ca.pem")

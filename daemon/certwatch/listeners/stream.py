@@ -1,14 +1,21 @@
 """TCP and TLS syslog (RFC 6587 framing, RFC 5425 TLS): one protocol object per connection.
 
 Each connection has its own framer (octet counting or LF, detected per frame) and its own joiner (continuation
-lines attach to the previous message of the same connection). A TLS connection is accepted as TCP, then upgraded
-with ``loop.start_tls``: a failed handshake is counted by reason and nothing its peer sent is ever processed.
+lines attach to the previous message of the same connection).
+
+TLS connections are accepted by a loop of our own (``sock_accept``), checked (allowed sender, connection limit)
+and handed to the event loop's TLS with ``connect_accepted_socket(..., ssl=...)`` from their first byte, so the
+handshake's outcome is ours to count by reason, and nothing a peer sends is read before its handshake succeeded.
+(Upgrading a plain transport with ``start_tls`` loses a ClientHello that arrives with the connection under uvloop,
+which starts reading right after ``connection_made``.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from typing import Any, cast
@@ -52,18 +59,78 @@ class StreamListener:
         self.connections: set[StreamProtocol] = set()
         self.server: asyncio.Server | None = None
         self.address = config.address
+        self._socket: socket.socket | None = None  # TLS: our listening socket
+        self._acceptor: asyncio.Task[None] | None = None
+        self._handshakes: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         host, port = split_address(self.config.address)
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(lambda: StreamProtocol(self), host, port, reuse_address=True)
-        sockname = self.server.sockets[0].getsockname()
+        if self.context is None:
+            self.server = await loop.create_server(lambda: StreamProtocol(self), host, port, reuse_address=True)
+            sock = self.server.sockets[0]
+        else:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = self._socket = socket.create_server((host, port), family=family, backlog=1024)
+            sock.setblocking(False)
+            self._acceptor = loop.create_task(self._accept(sock))
+        sockname = sock.getsockname()
         bound_host, bound_port = sockname[0], sockname[1]
         self.address = f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"
+
+    def refuse(self, host: str) -> str | None:
+        """Why a new connection from ``host`` is closed at once (counted), or None to accept it."""
+        if not self.allowed(host):
+            return "sender"
+        if len(self.connections) + len(self._handshakes) >= self.config.max_connections:
+            return "limit"
+        return None
+
+    async def _accept(self, listening: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, peer = await loop.sock_accept(listening)
+            except OSError as exc:  # out of file descriptors and the like: wait, do not spin
+                log.warning("tls accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            reason = self.refuse(str(peer[0]))
+            if reason is not None:
+                self.telemetry.refused[(self.transport_name, reason)] += 1
+                conn.close()
+                continue
+            task = loop.create_task(self._handshake(conn))
+            self._handshakes.add(task)
+            task.add_done_callback(self._handshakes.discard)
+
+    async def _handshake(self, conn: socket.socket) -> None:
+        assert self.context is not None
+        config = self.config
+        timeout = config.handshake_timeout if isinstance(config, TlsListener) else 10.0
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.connect_accepted_socket(
+                lambda: StreamProtocol(self), conn, ssl=self.context, ssl_handshake_timeout=timeout
+            )
+        except (OSError, TimeoutError, EOFError, ValueError) as exc:  # ssl.SSLError is an OSError
+            # an accepted connection, closed on error: counted like one, plus the handshake failure's reason
+            telemetry = self.telemetry
+            telemetry.tls_failures[tls.failure_reason(exc)] += 1
+            telemetry.connections["tls"] += 1
+            telemetry.closed[("tls", "error")] += 1
+            with contextlib.suppress(OSError):
+                conn.close()
 
     def stop_accepting(self) -> None:
         if self.server is not None:
             self.server.close()
+        if self._acceptor is not None:
+            self._acceptor.cancel()
+            self._acceptor = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
 
     def flush_idle(self, now: float, wait: float) -> None:
         for connection in list(self.connections):
@@ -72,6 +139,8 @@ class StreamListener:
                 connection.close("idle")
 
     def close_all(self, reason: str) -> None:
+        for task in list(self._handshakes):
+            task.cancel()
         for connection in list(self.connections):
             connection.close(reason)
 
@@ -87,64 +156,34 @@ class StreamProtocol(asyncio.Protocol):
         self.last_activity = listener.clock()
         self.last_push = self.last_activity
         self.identity: str | None = None
-        self._ready = False
         self._registered = False
         self._backlog: Batch | None = None
         self._close_reason = "peer"
-        self._handshake: asyncio.Task[None] | None = None
 
     # ---- connection lifecycle ------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """TCP: a new connection. TLS: a connection whose handshake succeeded (the listener checked it before)."""
         transport = cast("asyncio.Transport", transport)  # uvloop's transports are not asyncio.Transport instances
         listener = self.listener
         name = listener.transport_name
         self.transport = transport
         peer = transport.get_extra_info("peername")
-        if not listener.allowed(str(peer[0]) if peer else ""):
-            listener.telemetry.refused[(name, "sender")] += 1
-            transport.abort()
-            return
-        if len(listener.connections) >= listener.config.max_connections:
-            listener.telemetry.refused[(name, "limit")] += 1
+        host = str(peer[0]) if peer else ""
+        if listener.context is None and (reason := listener.refuse(host)) is not None:
+            listener.telemetry.refused[(name, reason)] += 1
             transport.abort()
             return
         listener.connections.add(self)
         self._registered = True
         listener.telemetry.connections[name] += 1
         listener.telemetry.connections_open[name] += 1
-        if listener.context is None:
-            self._ready = True
-            return
-        transport.pause_reading()  # nothing is read before the handshake
-        self._handshake = asyncio.get_running_loop().create_task(self._upgrade(transport))
-
-    async def _upgrade(self, raw: asyncio.Transport) -> None:
-        listener = self.listener
-        assert listener.context is not None
-        config = listener.config
-        timeout = config.handshake_timeout if isinstance(config, TlsListener) else 10.0
-        loop = asyncio.get_running_loop()
-        try:
-            app = await loop.start_tls(raw, self, listener.context, server_side=True, ssl_handshake_timeout=timeout)
-        except (OSError, TimeoutError, EOFError, ValueError) as exc:
-            listener.telemetry.tls_failures[tls.failure_reason(exc)] += 1
-            raw.abort()
-            self._unregister("error")
-            return
-        if app is None:  # the connection went away during the handshake
-            self._unregister("peer")
-            return
-        self.transport = app
-        self.identity = tls.peer_identity(app.get_extra_info("peercert"))
-        if listener.on_identity is not None:
-            peer = app.get_extra_info("peername")
-            listener.on_identity(str(peer[0]) if peer else "?", self.identity)
-        self._ready = True
+        if listener.context is not None:
+            self.identity = tls.peer_identity(transport.get_extra_info("peercert"))
+            if listener.on_identity is not None:
+                listener.on_identity(host, self.identity)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._handshake is not None and not self._handshake.done():
-            return  # the TLS layer failed the handshake: _upgrade counts and cleans up
         if self._registered:
             self._queue(self.framer.finish())
             done = self.joiner.flush()
@@ -168,14 +207,12 @@ class StreamProtocol(asyncio.Protocol):
         self._close_reason = reason
         if self.transport is not None:
             self.transport.close()
-        if self._handshake is not None and not self._handshake.done():
-            self._handshake.cancel()
 
     # ---- data ------------------------------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        if not self._ready:
-            return  # never processed: the handshake is not complete
+        if not self._registered:
+            return  # a refused connection, being aborted
         listener = self.listener
         listener.telemetry.received_bytes[listener.transport_name] += len(data)
         self.last_activity = listener.clock()

@@ -7,6 +7,10 @@ from typing import Any
 
 from certwatch.config import TlsListener
 
+# asyncio and uvloop end a handshake that outlives ``ssl_handshake_timeout`` with ConnectionAbortedError("SSL handshake
+# is taking longer than N seconds: aborting the connection"), never with TimeoutError.
+_HANDSHAKE_TIMEOUT = "handshake is taking longer than"
+
 
 def server_context(listener: TlsListener) -> ssl.SSLContext:
     """Certificate and key from files; with ``client_ca_file``, clients must present a certificate it signed."""
@@ -21,7 +25,7 @@ def server_context(listener: TlsListener) -> ssl.SSLContext:
 
 def failure_reason(exc: BaseException) -> str:
     """A handshake failure as one of :data:`certwatch.telemetry.TLS_FAILURES`."""
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, TimeoutError) or (isinstance(exc, ConnectionAbortedError) and _HANDSHAKE_TIMEOUT in str(exc)):
         return "timeout"
     if isinstance(exc, ssl.SSLError):
         reason = (exc.reason or "").upper()
