@@ -16,15 +16,16 @@ from pathlib import Path
 from typing import TextIO
 
 import orjson
-import uvloop
 
-from certwatch import logs, rules, send
+from certwatch import rules, send
 from certwatch._version import __version__
 from certwatch.analyze import Analysis
-from certwatch.app import Daemon, describe, tls_contexts
 from certwatch.config import Config, ConfigInvalidError, env_overrides, load, parse_duration
 from certwatch.inputs import InputError, open_sources
 from certwatch.report import render_text
+
+# The daemon's modules (aiohttp, uvloop, prometheus_client) are imported by `run` and `check-config` only, so the
+# other commands start fast.
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -152,6 +153,8 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _load_config(path: Path | None) -> Config:
     """The file, then the ``CERTWATCH_*`` environment overrides, then the TLS material: every problem at once."""
+    from certwatch.app import tls_contexts  # noqa: PLC0415 - see the note on imports
+
     config = load(path, env_overrides(os.environ))
     tls_contexts(config)
     return config
@@ -165,6 +168,8 @@ def _config_failure(exc: ConfigInvalidError) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    from certwatch.app import describe  # noqa: PLC0415 - see the note on imports
+
     try:
         config = _load_config(args.file)
     except ConfigInvalidError as exc:
@@ -174,6 +179,11 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import uvloop  # noqa: PLC0415 - see the note on imports
+
+    from certwatch import logs  # noqa: PLC0415
+    from certwatch.app import Daemon  # noqa: PLC0415
+
     try:
         config = _load_config(args.config)
     except ConfigInvalidError as exc:

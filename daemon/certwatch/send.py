@@ -517,6 +517,8 @@ def run(args: argparse.Namespace) -> int:
         0 when every message was sent (summary on standard error); 2 on a usage, input or connection error,
         with one line on standard error.
     """
+    # asyncio logs "socket.send() raised exception." while a refused connection goes down: the error line says it
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
         options = options_from(args)
         stats = asyncio.run(replay(options))
