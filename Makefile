@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests and benchmarks need; installed when missing.
-TEST_DEBS := openssl prometheus rsyslog rsyslog-gnutls
+TEST_DEBS := openssl prometheus prometheus-alertmanager rsyslog rsyslog-gnutls systemd procps
 BENCH_DEBS := mtail
 
 .PHONY: run test lint types unit bench install debs-test debs-bench clean

@@ -23,7 +23,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    FilePath,
     ValidationError,
     field_validator,
 )
@@ -75,6 +74,20 @@ def _address(value: str) -> str:
 
 
 Address = Annotated[str, AfterValidator(_address)]
+
+
+def _readable_file(value: Path) -> Path:
+    try:
+        if not value.is_file():
+            raise ValueError(f"{value} is not a file")
+        with value.open("rb"):
+            pass
+    except OSError as exc:  # unreadable directory or file: a configuration problem, not a crash
+        raise ValueError(f"cannot read {value}: {exc.strerror or exc}") from None
+    return value
+
+
+ReadableFile = Annotated[Path, AfterValidator(_readable_file)]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -143,10 +156,10 @@ class TcpListener(_Listener):
 
 class TlsListener(_Listener):
     protocol: Literal["tls"]
-    cert_file: FilePath
-    key_file: FilePath
+    cert_file: ReadableFile
+    key_file: ReadableFile
     # When set, clients must present a certificate signed by one of these CAs (mutual TLS).
-    client_ca_file: FilePath | None = None
+    client_ca_file: ReadableFile | None = None
     max_connections: int = Field(1000, ge=1, le=100_000)
     idle_timeout: Duration = 300.0
     handshake_timeout: Duration = 10.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -309,3 +310,24 @@ def test_config_is_frozen():
 
     with pytest.raises(ValueError, match="frozen"):
         config.correlation.join_window = 1.0  # type: ignore[misc]
+
+
+def test_an_unreadable_tls_file_is_a_problem_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A certificate the daemon's user may not read (EACCES) is reported with its path, like any bad option.
+
+    Root reads every file, so the kernel's refusal is simulated: this is the one thing that cannot run here.
+    """
+    cert = tmp_path / "tls.crt"
+    cert.write_text("x")
+
+    def refuse(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "is_file", refuse)
+    listener = {"protocol": "tls", "address": "127.0.0.1:0", "cert_file": str(cert), "key_file": str(cert)}
+    with pytest.raises(ConfigInvalidError) as caught:
+        parse({"listeners": [listener]})
+    assert [
+        f"listeners.0.tls.cert_file: cannot read {cert}: Permission denied",
+        f"listeners.0.tls.key_file: cannot read {cert}: Permission denied",
+    ] == caught.value.problems
