@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,17 +52,19 @@ def test_amtool_accepts_the_alertmanager_config() -> None:
     assert (0, True) == (result.returncode, "SUCCESS" in result.stdout), result.stdout + result.stderr
 
 
-def test_promtool_accepts_the_prometheus_config_and_its_rules() -> None:
-    """prometheus.yml is valid and its rule_files (resolved next to it, as in the container) load."""
+@pytest.mark.parametrize("config", [PROMETHEUS, PROMETHEUS.with_name("laptop.yml")], ids=["compose", "laptop"])
+def test_promtool_accepts_the_prometheus_config_and_its_rules(config: Path) -> None:
+    """The compose and the README's laptop Prometheus configurations are valid and their rule_files (resolved
+    next to them, as in the container) load."""
     result = subprocess.run(
-        [tool("promtool", "prometheus"), "check", "config", str(PROMETHEUS)],
+        [tool("promtool", "prometheus"), "check", "config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert 0 == result.returncode, result.stdout + result.stderr
-    assert f"SUCCESS: {len(yaml.safe_load(PROMETHEUS.read_text())['rule_files'])} rule files found" in result.stdout
+    assert f"SUCCESS: {len(yaml.safe_load(config.read_text())['rule_files'])} rule files found" in result.stdout
 
 
 # ---- a real Alertmanager ---------------------------------------------------------------------------------------------
