@@ -6,9 +6,7 @@ import argparse
 import contextlib
 import gzip
 import io
-import random
 import re
-import shutil
 import socket
 import ssl
 import subprocess
@@ -25,6 +23,7 @@ from hypothesis import strategies as st
 
 from certwatch import send as send_module
 from certwatch.send import Pacer, SendError, Target, add_arguments, frame, parse_target, run
+from certwatch.testing import make_pki
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.log"))
@@ -158,29 +157,7 @@ def address(sock_or_port: socket.socket | int) -> str:
     return f"127.0.0.1:{port}"
 
 
-# --- Certificates (openssl CLI: the `cryptography` package is not a dependency) ---------------------------------
-
-CA_CONFIG = """\
-[req]
-distinguished_name = dn
-prompt = no
-x509_extensions = ext
-[dn]
-CN = certwatch test CA
-[ext]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-"""
-LEAF_CONFIG = "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = {cn}\n"
-LEAF_EXTENSIONS = """\
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = {usage}
-subjectAltName = {san}
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-"""
+# --- Certificates (certwatch.testing.make_pki: the openssl command) -------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -202,38 +179,11 @@ class Pki:
         return context
 
 
-def openssl(directory: Path, *args: str) -> None:
-    subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True, timeout=60)
-
-
-def issue(directory: Path, name: str, cn: str, usage: str, san: str) -> None:
-    (directory / f"{name}.cnf").write_text(LEAF_CONFIG.format(cn=cn))
-    (directory / f"{name}.ext").write_text(LEAF_EXTENSIONS.format(usage=usage, san=san))
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    openssl(directory, "req", "-new", "-config", f"{name}.cnf", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr")
-    openssl(
-        directory, "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial",
-        str(random.SystemRandom().getrandbits(63)), "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem",
-    )  # fmt: skip
-
-
 @pytest.fixture(name="pki", scope="module")
 def fixture_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     # `make test` installs Debian's openssl when it is missing (TEST_DEBS)
-    assert shutil.which("openssl") is not None, "the openssl command makes the test certificates"
-    directory = tmp_path_factory.mktemp("pki")
-    (directory / "ca.cnf").write_text(CA_CONFIG)
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    openssl(directory, "req", "-x509", "-config", "ca.cnf", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2")
-    issue(directory, "server", "localhost", "serverAuth", "IP:127.0.0.1, IP:::1, DNS:localhost")
-    issue(directory, "client", "certwatch-client", "clientAuth", "DNS:certwatch-client")
-    return Pki(
-        directory / "ca.pem",
-        directory / "server.pem",
-        directory / "server.key",
-        directory / "client.pem",
-        directory / "client.key",
-    )
+    made = make_pki(tmp_path_factory.mktemp("pki"))
+    return Pki(made.ca, made.server.cert, made.server.key, made.client.cert, made.client.key)
 
 
 # --- Pure helpers -------------------------------------------------------------------------------------------------
@@ -496,7 +446,7 @@ def test_tls_presents_client_certificate(pki: Pki, receivers: list[StreamReceive
 
     assert b"".join(m + b"\n" for m in expected_messages(SELF_SIGNED)) == receiver.received()
     assert receiver.peer_cert is not None
-    assert ((("commonName", "certwatch-client"),),) == receiver.peer_cert["subject"]
+    assert ((("commonName", "expc01.example.com"),),) == receiver.peer_cert["subject"]
 
 
 def test_tls_without_ca_file_uses_system_trust_store(
