@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel
+from test_config_file import option_paths
 
 from certwatch.config import Config
 from certwatch.telemetry import METRICS
@@ -19,15 +19,4 @@ def test_every_metric_is_in_the_metrics_table() -> None:
 
 def test_every_option_is_in_the_configuration_table() -> None:
     """Each leaf option of the configuration has a row."""
-
-    def paths(model: type[BaseModel], prefix: str = "") -> list[str]:
-        out = []
-        for name, field in model.model_fields.items():
-            annotation = field.annotation
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-                out += paths(annotation, f"{prefix}{name}.")
-            else:
-                out.append(prefix + name)
-        return out
-
-    assert [] == [p for p in paths(Config) if f"`{p}`" not in README]
+    assert [] == [p for p in option_paths(Config) if f"`{p}`" not in README]

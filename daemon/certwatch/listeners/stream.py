@@ -18,7 +18,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable
-from typing import Any, cast
+from typing import cast
 
 from certwatch.config import TcpListener, TlsListener, split_address
 from certwatch.framing import FramingStats, StreamFramer
@@ -268,7 +268,3 @@ class StreamProtocol(asyncio.Protocol):
             done = self.joiner.flush()
             if done is not None:
                 self._offer([done])
-
-
-def describe(listener: StreamListener) -> dict[str, Any]:
-    return {"protocol": listener.transport_name, "address": listener.address}
