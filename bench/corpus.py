@@ -589,8 +589,9 @@ class Others:
 class Corpus:
     """Merges the other lines (written at the clock) with scheduled transaction lines (kept in a heap by time)."""
 
-    def __init__(self, lines: int, seed: int) -> None:
+    def __init__(self, lines: int, seed: int, share: float = TS_SHARE) -> None:
         self.lines = lines
+        self.share = share
         self.rng = random.Random(seed)
         self.txns = Transactions(self.rng, Clock())
         self.others = Others(self.rng, self.txns.users)
@@ -618,7 +619,7 @@ class Corpus:
                 if self.emitted >= n:
                     break
             emitted = self.emitted
-            if emitted < last_start and TS_SHARE * emitted - self._scheduled >= threshold:
+            if emitted < last_start and self.share * emitted - self._scheduled >= threshold:
                 self._transaction(ms)
                 threshold = self._threshold()
                 continue
@@ -709,18 +710,19 @@ class Corpus:
             "generator": generator_hash(),
             "lines": self.lines,
             "seed": seed,
+            "share": self.share,
             "bytes": self.bytes,
             "truth": dict(sorted(self.truth.items())),
             "expected_findings": findings,
         }
 
 
-def generate(lines: int, out: Path, seed: int = 1) -> dict[str, Any]:
+def generate(lines: int, out: Path, seed: int = 1, share: float = TS_SHARE) -> dict[str, Any]:
     """Write the corpus and its manifest; return the manifest."""
     if lines < 1:
         raise ValueError("--lines must be at least 1")
     out.parent.mkdir(parents=True, exist_ok=True)
-    corpus = Corpus(lines, seed)
+    corpus = Corpus(lines, seed, share)
     with out.open("wb", buffering=1 << 22) as f:
         corpus.write(f)
     manifest = corpus.manifest(seed)
@@ -744,10 +746,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, required=True, help="number of lines to write")
     parser.add_argument("--out", type=Path, required=True, help="output file (a manifest is written next to it)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    parser.add_argument(
+        "--ts-share", type=float, default=TS_SHARE, help=f"share of traffic_server lines (default: {TS_SHARE})"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        manifest = generate(args.lines, args.out, args.seed)
+        manifest = generate(args.lines, args.out, args.seed, args.ts_share)
     except (ValueError, OSError) as exc:
         print(f"corpus: error: {exc}", file=sys.stderr)
         return 2

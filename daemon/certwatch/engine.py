@@ -8,7 +8,7 @@ messages that are not ``traffic_server`` (a cheap regex), to count per node; the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import Final
@@ -106,6 +106,16 @@ class Engine:
     def latest(self) -> float:
         """The latest message time seen (``analyze``'s clock)."""
         return self._latest
+
+    def feed(self, messages: Sequence[bytes], now: float | None = None) -> None:
+        """The one entry for a batch (a file chunk, a UDP wake-up, a TCP read). ``now`` is the receive clock of
+        the batch (the daemon); ``None`` means each message's own time (``analyze``)."""
+        if now is None:
+            for raw in messages:
+                self.message(raw)
+        else:
+            for raw in messages:
+                self.live(raw, now)
 
     def live(self, raw: bytes, now: float) -> None:
         """The daemon's entry: full parsing for ``traffic_server`` messages, only the host for the others."""
