@@ -26,17 +26,15 @@ class Analysis:
 
     def feed_source(self, source: Source, progress: Progress | None = None) -> None:
         engine = self.engine
-        message = engine.message
+        feed = engine.feed
         engine.headers.reference = source.mtime
         scanner = Scanner(_NEEDLE, self.config.input.max_message_bytes)
         for chunk in source.chunks():
-            for raw in scanner.feed(chunk):
-                message(raw)
+            feed(scanner.feed(chunk))
             engine.correlator.sweep(engine.latest)
             if progress is not None:
                 progress(source.position(), source.size)
-        for raw in scanner.finish():
-            message(raw)
+        feed(scanner.finish())
         self.read.merge(scanner.stats)
         self.sources.append(source.name)
 

@@ -1,30 +1,28 @@
 """Message bytes in, findings out: header reading, event parsing and correlation, with their counters. Pure.
 
 Shared by ``analyze`` (fed by the :class:`~certwatch.reader.Scanner`) and the daemon (fed by its listeners), so
-nothing is parsed or correlated twice in different code. The daemon's :meth:`Engine.live` reads only the host of
-messages that are not ``traffic_server`` (a cheap regex), to count per node; the rest go through the full path.
+nothing is parsed or correlated twice in different code. :meth:`Engine.feed` takes a batch of messages: the fused
+fast path (:mod:`certwatch.fastpath`) takes the shapes that dominate traffic and hands everything else, one message
+at a time, to the layered reference path (:meth:`Engine.message`, :meth:`Engine.live`). ``Engine(fast=False)``
+runs the reference path alone; a property test requires both to agree.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import Final
 
 from certwatch.correlate import ChangeListener, Correlator, EngineSettings
-from certwatch.correlate.counters import OVERFLOW
+from certwatch.fastpath import FastPath
 from certwatch.model import FAILURE_REASONS, Failure, HttpLine, Record
+from certwatch.nodes import NodeActivity, Nodes
 from certwatch.parse import read_event
-from certwatch.syslog import HeaderReader
+from certwatch.syslog import HOST, HeaderReader
 
 TRAFFIC_SERVER: Final = "traffic_server"
 _NEEDLE: Final = TRAFFIC_SERVER.encode()
-# The host of any syslog header shape certwatch reads (RFC 5424, RFC 3164 with either stamp, snapshot lines).
-_HOST: Final = re.compile(
-    rb"(?:<\d{1,3}>)?(?:1 \S+|\d{4}-\d\d-\d\d[T ]\S+|[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)?) +(\S+?):?(?: |$)"
-)
 
 
 @dataclass(slots=True)
@@ -43,50 +41,14 @@ class MessageStats:
         return sum(self.failures.values())
 
 
-@dataclass(slots=True)
-class NodeActivity:
-    messages: int = 0
-    request_lines: int = 0  # request/response debug lines: zero means the node's syslog filter excludes Debug
-    last_message: float | None = None  # receive clock
-
-
-class Nodes:
-    """Per-node message counts. Configured nodes are always present; at most ``max_nodes`` others, after which
-    new ones are counted together under ``__overflow__``. Nothing is evicted: the counts back counters."""
-
-    __slots__ = ("_nodes", "configured", "max_nodes", "overflowed")
-
-    def __init__(self, configured: Iterable[str] = (), max_nodes: int = 1024) -> None:
-        self.configured = frozenset(configured)
-        self.max_nodes = max_nodes
-        self._nodes: dict[str, NodeActivity] = {n: NodeActivity() for n in sorted(self.configured)}
-        self.overflowed = 0
-
-    def get(self, node: str) -> NodeActivity:
-        activity = self._nodes.get(node)
-        if activity is None:
-            if len(self._nodes) - len(self.configured) >= self.max_nodes:
-                self.overflowed += 1
-                node = OVERFLOW
-                activity = self._nodes.get(node)
-            if activity is None:
-                activity = self._nodes[node] = NodeActivity()
-        return activity
-
-    def configure(self, configured: Iterable[str]) -> None:
-        """A reload: newly configured nodes appear at once; known ones keep their counts."""
-        self.configured = frozenset(configured)
-        for node in sorted(self.configured):
-            self._nodes.setdefault(node, NodeActivity())
-
-    def items(self) -> Iterator[tuple[str, NodeActivity]]:
-        return iter(list(self._nodes.items()))
+__all__ = ["TRAFFIC_SERVER", "Engine", "MessageStats", "NodeActivity", "Nodes"]
 
 
 class Engine:
-    """Reads one message at a time. ``now`` is the receive clock; ``None`` means the message's own time."""
+    """Reads batches (:meth:`feed`) or one message at a time (the reference path). ``now`` is the receive clock;
+    ``None`` means the message's own time."""
 
-    __slots__ = ("_latest", "correlator", "headers", "nodes", "stats")
+    __slots__ = ("_fast", "_latest", "correlator", "headers", "nodes", "stats")
 
     def __init__(
         self,
@@ -95,12 +57,14 @@ class Engine:
         zone: tzinfo = UTC,
         reference: float = 0.0,
         on_change: ChangeListener | None = None,
+        fast: bool = True,
     ) -> None:
         self.headers = HeaderReader(zone, reference)
         self.correlator = Correlator(settings, clusters, on_change)
         self.nodes = Nodes(clusters or {}, self.correlator.settings.max_nodes)
         self.stats = MessageStats()
         self._latest = 0.0
+        self._fast = FastPath(self) if fast else None
 
     @property
     def latest(self) -> float:
@@ -110,7 +74,9 @@ class Engine:
     def feed(self, messages: Sequence[bytes], now: float | None = None) -> None:
         """The one entry for a batch (a file chunk, a UDP wake-up, a TCP read). ``now`` is the receive clock of
         the batch (the daemon); ``None`` means each message's own time (``analyze``)."""
-        if now is None:
+        if self._fast is not None:
+            self._fast.feed(messages, now)
+        elif now is None:
             for raw in messages:
                 self.message(raw)
         else:
@@ -124,7 +90,7 @@ class Engine:
             return
         stats = self.stats
         stats.messages += 1
-        m = _HOST.match(raw)
+        m = HOST.match(raw)
         if m is None:
             stats.failures["not_syslog"] += 1
             return

@@ -41,6 +41,10 @@ _IETF: Final = re.compile(
 _STAMP: Final = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?([Zz]|([+-])(\d\d):?(\d\d))?$",
 )
+# The host alone, of any header shape above (RFC 5424 too), on bytes: the daemon counts the messages it ignores.
+HOST: Final = re.compile(
+    rb"(?:<\d{1,3}>)?(?:1 \S+|\d{4}-\d\d-\d\d[T ]\S+|[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)?) +(\S+?):?(?: |$)"
+)
 _SPLIT: Final = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?([Zz]|[+-]\d\d:?\d\d)?$")
 
 

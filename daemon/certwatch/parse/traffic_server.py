@@ -56,8 +56,9 @@ def read_event(body: str) -> Event | Failure | None:
     return None
 
 
-def _port(text: str | None) -> int | None:
-    if text is None or not text.isdigit() or len(text) > 5:
+def port_number(text: str | None) -> int | None:
+    """A port field's value as a number, or ``None`` (absent, not ASCII digits, out of range)."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 5:
         return None
     port = int(text)
     return port if 0 < port < 65536 else None
@@ -70,7 +71,7 @@ def _http_fast(body: str, m: re.Match[str]) -> HttpLine | Failure:
     if not txn:
         return Failure("truncated_http_line")
     msg = body[m.end() :]
-    return _message(kind, txn, m[4] or None, _port(m[5]), msg)
+    return _message(kind, txn, m[4] or None, port_number(m[5]), msg)
 
 
 def _message(kind: HttpKind, txn: str, ip: str | None, port: int | None, msg: str) -> HttpLine | Failure:
@@ -81,7 +82,7 @@ def _message(kind: HttpKind, txn: str, ip: str | None, port: int | None, msg: st
         if request is not None and (target := decode_target(request[2])) is not None:
             target_host, target_port = target
     elif kind is HttpKind.SENDING_REQUEST:
-        host = _host_header(msg)
+        host = host_header(msg)
     else:
         status_line = p.STATUS_LINE.search(msg)
         if status_line is None:
@@ -90,7 +91,7 @@ def _message(kind: HttpKind, txn: str, ip: str | None, port: int | None, msg: st
     return HttpLine(kind, txn, ip, port, host, target_host, target_port, status)
 
 
-def _host_header(msg: str) -> str | None:
+def host_header(msg: str) -> str | None:
     """The request's ``Host:`` header, lower case, without port or IPv6 brackets."""
     pos = 0
     while (m := p.HOST_LITERAL.search(msg, pos)) is not None:
@@ -112,7 +113,7 @@ def _http(body: str, kind: HttpKind) -> HttpLine | Failure:
     if not txn:
         return Failure("truncated_http_line")
     side = "Src" if kind in (HttpKind.RECEIVE_REQUEST, HttpKind.RECEIVE_RESPONSE) else "Dst"
-    return _message(kind, txn, fields.get(side + "-ip") or None, _port(fields.get(side + "-port")), msg)
+    return _message(kind, txn, fields.get(side + "-ip") or None, port_number(fields.get(side + "-port")), msg)
 
 
 def _error_response(body: str) -> ErrorResponse | Failure:
@@ -122,7 +123,7 @@ def _error_response(body: str) -> ErrorResponse | Failure:
     status = fields.get("Status", "")
     if not status.isdigit():
         return Failure("truncated_error_response")
-    return ErrorResponse(int(status), fields.get("Dst-ip") or None, _port(fields.get("Dst-port")))
+    return ErrorResponse(int(status), fields.get("Dst-ip") or None, port_number(fields.get("Dst-port")))
 
 
 def _enforced(action: str) -> bool:

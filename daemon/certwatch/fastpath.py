@@ -1,0 +1,318 @@
+"""The fused fast path of :meth:`Engine.feed <certwatch.engine.Engine.feed>`: the shapes that dominate real traffic,
+read with one regex call and written straight into the correlator's tables. Pure, no I/O.
+
+Shapes it owns (anything else, or anything it is unsure of, goes to the layered path: :mod:`certwatch.syslog`,
+:mod:`certwatch.parse`, :meth:`Correlator.observe <certwatch.correlate.Correlator.observe>`, which stay the
+readable reference of the formats):
+
+1. In the daemon (a receive clock is given), messages without ``traffic_server`` in them: only their node is read
+   (:data:`HOST`), for the per-node counters. (The same as the layered :meth:`Engine.live`.)
+2. ``traffic_server`` messages whose header is RFC 3164 with an RFC 3339 stamp (``<PRI>`` optional, the diagnostic
+   snapshot lines included) and whose body is well formed but names nothing certwatch reads (``Event="Request
+   Allowed"`` and the like): counted as ignored.
+3. The four request/response debug lines of ``network.http.trafficserver`` in the field order of every Cisco sample,
+   with the usual first HTTP line folded into the same regex (:data:`MESSAGE`)::
+
+     <183>2022-09-14T10:15:02.117+02:00 expc01 traffic_server[3120]: UTCTime="..." Module="..." Level="DEBUG":
+     Detail="Sending Request" Txn-id="5121" TrackingID="JA_..." Dst-ip="10.10.10.12" Dst-port="6972"
+     HTTPMSG: |GET /CSFjdoe.cnf.xml HTTP/1.1 Host: cucm-sub1.example.com:6972 ...
+
+   (one line). They update the transaction, join-index and response-count tables directly, with no per-message
+   objects but the transaction itself. The healthy transaction (request, success, no failure known for its node's
+   origins) stays here from its first line to its last. A ``Sending Response`` 502, a node with failures waiting
+   for their transaction, the first message of a node, a response without a status line and undecodable bytes go
+   to the layered path (before anything was changed).
+
+Equivalence is tested, not argued: ``tests/property/test_fastpath_properties.py`` feeds generated corpora (every
+example shape, hostile mutations of these lines, any batching) through both paths and requires identical findings,
+statistics, node counters and table contents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final
+
+from certwatch.correlate.records import RECENT_PER_ORIGIN, Txn
+from certwatch.correlate.states import TxnState
+from certwatch.nodes import NodeActivity
+from certwatch.parse._patterns import REQUEST_LINE, STATUS_LINE
+from certwatch.parse.mra import decode_target
+from certwatch.parse.traffic_server import host_header, port_number
+from certwatch.syslog import HOST, StampCache
+
+if TYPE_CHECKING:
+    from certwatch.correlate import Correlator
+    from certwatch.engine import Engine
+
+NEEDLE: Final = b"traffic_server"
+
+# Header groups: 1 whole seconds, 2 fraction, 3 zone, 4 host (as certwatch.syslog._BSD reads them). Then, when the
+# body is a request/response line in the usual order: 5 kind, 6 Txn-id, 7 Src|Dst, 8 ip, 9 port; then the first
+# HTTP line when it follows ``HTTPMSG: |`` at once: 10 status, or 11 request target and 12 a Host header right
+# after the request line.
+MESSAGE: Final = re.compile(
+    r"(?:<\d{1,3}>)?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?([Zz]|[+-]\d\d:?\d\d)?"
+    r" +(\S+?):? +traffic_server(?:\[[^\]\s]*\])?: ?"
+    r'(?:UTCTime="[^"]*" Module="[^"]*" Level="[^"]*": '
+    r'Detail="(Receive Request|Sending Request|Receive Response|Sending Response)" Txn-id="([^"]+)" '
+    r'(?:TrackingID="[^"]*" )?(Src|Dst)-ip="([^"]*)" (?:Src|Dst)-port="([^"]*)"'
+    r"(?: HTTPMSG: \|(?:HTTP/\d(?:\.\d)? (\d{3})\b"
+    r"|[A-Z]{3,7} (/\S*|\w+://\S+) HTTP/\d(?:\.\d)?(?: Host:[ \t]*(\[[0-9A-Fa-f:.]+\]|[^\s:|]+))?))?)?"
+)
+MESSAGE_EXAMPLE: Final = (
+    '<183>2022-09-14T10:15:02.117+02:00 expc01 traffic_server[3120]: UTCTime="2022-09-14 08:15:02,117" '
+    'Module="network.http.trafficserver" Level="DEBUG": Detail="Sending Request" Txn-id="5121" '
+    'TrackingID="JA_9f1c2e3a" Dst-ip="10.10.10.12" Dst-port="6972" HTTPMSG: |GET /CSFjdoe.cnf.xml HTTP/1.1 '
+    "Host: cucm-sub1.example.com:6972 |"
+)
+
+RECEIVE_REQUEST, SENDING_REQUEST, RECEIVE_RESPONSE, SENDING_RESPONSE = 1, 2, 3, 4
+_KINDS: Final = {
+    "Receive Request": (RECEIVE_REQUEST, "Src"),
+    "Sending Request": (SENDING_REQUEST, "Dst"),
+    "Receive Response": (RECEIVE_RESPONSE, "Src"),
+    "Sending Response": (SENDING_RESPONSE, "Dst"),
+}
+# Substrings that make the layered parser read a traffic_server body (certwatch.parse.traffic_server.read_event).
+_READ: Final = (
+    'Detail="R',
+    'Detail="S',
+    "Sending HTTP error response",
+    "Core server certificate verification failed",
+    "not in certificate",
+    "SSL connection failed",
+)
+_CLASSES: Final = {code: f"{code // 100}xx" for code in range(1000)}
+_OPEN, _CLOSED = TxnState.OPEN, TxnState.CLOSED
+
+
+class FastPath:
+    """Bound to one :class:`~certwatch.engine.Engine`; reads its parts at every batch (a reload may replace them)."""
+
+    __slots__ = ("_engine", "_hosts")
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._hosts: dict[bytes, NodeActivity] = {}  # raw host -> its NodeActivity (own entries only; bounded)
+
+    def feed(self, messages: Sequence[bytes], now: float | None) -> None:
+        engine = self._engine
+        stats = engine.stats
+        nodes = engine.nodes
+        known = nodes._nodes
+        stamps = engine.headers._stamps
+        if now is not None:
+            engine.headers.reference = now
+        reference = engine.message
+        match = MESSAGE.match
+        hosts = self._hosts
+        http = self._http
+        for raw in messages:
+            if now is not None and NEEDLE not in raw:
+                stats.messages += 1
+                h = HOST.match(raw)
+                if h is None:
+                    stats.failures["not_syslog"] += 1
+                    continue
+                stats.ignored += 1
+                activity = hosts.get(h[1])
+                if activity is None:
+                    activity = self._activity(h[1])
+                activity.messages += 1
+                activity.last_message = now
+                continue
+            try:
+                text = raw.decode()
+            except UnicodeDecodeError:
+                reference(raw, now)
+                continue
+            m = match(text)
+            if m is None:
+                reference(raw, now)
+                continue
+            kind_text = m[5]
+            if kind_text is None:  # a traffic_server message of another shape: ignored unless the parser reads it
+                body = text[m.end() :]
+                if any(needle in body for needle in _READ) or ('="' in body and body.count('"') % 2):
+                    reference(raw, now)
+                    continue
+                parsed = stamps.parse_parts(m[1], m[2], m[3])
+                if parsed is None:
+                    reference(raw, now)
+                    continue
+                node = m[4]
+                stats.messages += 1
+                activity = known.get(node) or nodes.get(node)
+                activity.messages += 1
+                activity.last_message = parsed[0] if now is None else now
+                stats.traffic_server += 1
+                stats.ignored += 1
+                continue
+            kind, side = _KINDS[kind_text]
+            if m[7] != side or not http(m, text, kind, now, stamps):
+                reference(raw, now)
+
+    def _activity(self, raw_host: bytes) -> NodeActivity:
+        nodes = self._engine.nodes
+        host = raw_host.decode(errors="replace")
+        activity = nodes.get(host)
+        if nodes._nodes.get(host) is activity:
+            if len(self._hosts) >= 4 * (nodes.max_nodes + len(nodes.configured)):
+                self._hosts.clear()
+            self._hosts[raw_host] = activity
+        return activity
+
+    def _http(self, m: re.Match[str], text: str, kind: int, now: float | None, stamps: StampCache) -> bool:
+        """One request/response line; False (nothing changed) when the layered path must take it."""
+        engine = self._engine
+        correlator: Correlator = engine.correlator
+        node = m[4]
+        info = correlator._nodes.get(node)
+        if info is None or info.pending:
+            return False
+        msg_at = m.end(9) + 1
+        status = host = target_host = target_port = None
+        if kind >= RECEIVE_RESPONSE:
+            code = m[10]
+            if code is None:
+                line = STATUS_LINE.search(text, msg_at)
+                if line is None:
+                    return False  # truncated: the layered path counts it
+                code = line[1]
+            status = int(code)
+            if status == 502 and kind == SENDING_RESPONSE:
+                return False
+        elif kind == RECEIVE_REQUEST:
+            path = m[11]
+            if path is None:
+                line = REQUEST_LINE.search(text[msg_at:])
+                path = line[2] if line is not None else None
+            if path is not None and (target := decode_target(path)) is not None:
+                target_host, target_port = target
+        else:
+            folded, path = m[12], m[11]
+            if folded is not None and "|" not in path and not path.startswith("Host:"):
+                host = folded.strip("[]").lower()
+            else:
+                host = host_header(text[msg_at:])
+        parsed = stamps.parse_parts(m[1], m[2], m[3])
+        if parsed is None:
+            return False
+        ts = parsed[0]
+        ip = m[8] or None
+        port = port_number(m[9])
+
+        # ---- the engine's counters (Engine.message) --------------------------------------------------------------
+        stats = engine.stats
+        stats.messages += 1
+        activity = engine.nodes._nodes.get(node) or engine.nodes.get(node)
+        activity.messages += 1
+        activity.last_message = ts if now is None else now
+        stats.traffic_server += 1
+        stats.events += 1
+        activity.request_lines += 1
+        if ts > engine._latest:
+            engine._latest = ts
+        if now is None:
+            now = engine._latest
+
+        # ---- the correlator (Correlator.observe -> _http -> _request / _response) --------------------------------
+        c = correlator
+        info.records += 1
+        c.stats.records += 1
+        info.request_lines += 1
+        table = c._txns
+        data = table._data
+        key = (node, m[6])
+        entry = data.get(key)
+        if entry is None:
+            txn = Txn(ts, ts)
+            data[key] = (now, txn)
+            if len(data) > table.max_size:
+                table.evicted += 1
+                data.popitem(last=False)
+        else:
+            txn = entry[1]
+            if ts < txn.started:
+                txn.started = ts
+            if ts > txn.last:
+                txn.last = ts
+            data.move_to_end(key)
+            data[key] = (now, txn)
+        if kind <= SENDING_REQUEST:
+            self._request(c, node, m[6], txn, kind, ip, port, host, target_host, target_port, text, now)
+            return True
+        if kind == SENDING_RESPONSE:
+            if ip is not None and port is not None:
+                txn.client = (ip, port)
+            origin = txn.origin_host or txn.target_host
+            if not origin and txn.origin_ip is not None:
+                origin = c._aliases.get((node, txn.origin_ip)) or txn.origin_ip
+            c.response_counts.add(
+                (node, origin or "", "" if txn.port is None else str(txn.port), _CLASSES.get(status, ""))  # type: ignore[arg-type]
+            )
+        else:
+            txn.origin_ip = txn.origin_ip or ip
+            txn.port = txn.port or port
+        was = txn.state
+        txn.state = _CLOSED
+        if was is _OPEN and status < 500 and c._by_finding_origin:  # type: ignore[operator]
+            c._clean_success(node, txn, now)
+        return True
+
+    @staticmethod
+    def _request(
+        c: Correlator,
+        node: str,
+        txn_id: str,
+        txn: Txn,
+        kind: int,
+        ip: str | None,
+        port: int | None,
+        host: str | None,
+        target_host: str | None,
+        target_port: int | None,
+        text: str,
+        now: float,
+    ) -> None:
+        if kind == RECEIVE_REQUEST:
+            if ip is not None and port is not None:
+                txn.client = (ip, port)
+                _put(c._clients, (node, ip, port), txn_id, now)
+        else:
+            txn.origin_ip = ip or txn.origin_ip
+            txn.origin_host = host or txn.origin_host
+            txn.port = port or txn.port
+            txn.request_text = text
+        if target_host is not None:
+            txn.target_host = target_host
+            txn.port = txn.port or target_port
+        by_origin = c._by_origin
+        data = by_origin._data
+        for ident in (txn.origin_ip, txn.origin_host, txn.target_host):
+            if not ident:
+                continue
+            key = (node, ident)
+            entry = data.get(key)
+            recent = entry[1] if entry is not None else deque(maxlen=RECENT_PER_ORIGIN)
+            if not recent or recent[-1] != txn_id:
+                recent.append(txn_id)
+            _put(by_origin, key, recent, now)
+        if txn.state is _CLOSED:
+            c.stats.unexpected_transitions += 1  # (CLOSED, REQUEST) is not a transition
+
+
+def _put(table: object, key: object, value: object, now: float) -> None:
+    """:meth:`BoundedTable.put <certwatch.correlate.table.BoundedTable.put>`, inlined."""
+    data = table._data  # type: ignore[attr-defined]
+    if key in data:
+        data.move_to_end(key)
+        data[key] = (now, value)
+        return
+    data[key] = (now, value)
+    if len(data) > table.max_size:  # type: ignore[attr-defined]
+        table.evicted += 1  # type: ignore[attr-defined]
+        data.popitem(last=False)
