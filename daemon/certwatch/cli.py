@@ -19,9 +19,9 @@ import orjson
 
 from certwatch import rules, send
 from certwatch._version import __version__
-from certwatch.analyze import Analysis
+from certwatch.analyze import Analysis, default_jobs
 from certwatch.config import Config, ConfigInvalidError, env_overrides, load, parse_duration
-from certwatch.inputs import InputError, open_sources
+from certwatch.inputs import InputError
 from certwatch.report import render_text
 
 # The daemon's modules (aiohttp, uvloop, prometheus_client) are imported by `run` and `check-config` only, so the
@@ -81,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--evidence", type=int, default=3, metavar="N", help="evidence lines per finding in text output (default: 3)"
     )
+    analyze.add_argument(
+        "--jobs",
+        type=int,
+        choices=(1, 2),
+        default=default_jobs(),
+        help="processes: 2 reads and scans the inputs in a second process while this one correlates (the same "
+        "output); default: 2 when two cores or more are available, else 1",
+    )
 
     run = sub.add_parser(
         "run",
@@ -135,9 +143,7 @@ def _analyze(args: argparse.Namespace) -> int:
     analysis = Analysis(config)
     progress = _Progress(sys.stderr)
     try:
-        for arg in args.files:
-            for source in open_sources(arg):
-                analysis.feed_source(source, progress)
+        analysis.feed_files(args.files, args.jobs, progress)
     except InputError as exc:
         progress.done()
         return _fail(str(exc))

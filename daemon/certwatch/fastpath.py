@@ -87,16 +87,20 @@ _READ: Final = (
 )
 _CLASSES: Final = {code: f"{code // 100}xx" for code in range(1000)}
 _OPEN, _CLOSED = TxnState.OPEN, TxnState.CLOSED
+_MEMO: Final = 4096  # entries per memo
 
 
 class FastPath:
     """Bound to one :class:`~certwatch.engine.Engine`; reads its parts at every batch (a reload may replace them)."""
 
-    __slots__ = ("_engine", "_hosts")
+    __slots__ = ("_engine", "_hosts", "_ports", "_targets")
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._hosts: dict[bytes, NodeActivity] = {}  # raw host -> its NodeActivity (own entries only; bounded)
+        # Memos of pure functions, bounded: a port field's text, a request path's first segment (MRA target).
+        self._ports: dict[str, int | None] = {}
+        self._targets: dict[str, tuple[str, int] | None] = {}
 
     def feed(self, messages: Sequence[bytes], now: float | None) -> None:
         engine = self._engine
@@ -190,7 +194,7 @@ class FastPath:
             if path is None:
                 line = REQUEST_LINE.search(text[msg_at:])
                 path = line[2] if line is not None else None
-            if path is not None and (target := decode_target(path)) is not None:
+            if path is not None and (target := self._target(path)) is not None:
                 target_host, target_port = target
         else:
             folded, path = m[12], m[11]
@@ -203,7 +207,14 @@ class FastPath:
             return False
         ts = parsed[0]
         ip = m[8] or None
-        port = port_number(m[9])
+        port_text = m[9]
+        ports = self._ports
+        if port_text in ports:
+            port = ports[port_text]
+        else:
+            if len(ports) >= _MEMO:
+                ports.clear()
+            port = ports[port_text] = port_number(port_text)
 
         # ---- the engine's counters (Engine.message) --------------------------------------------------------------
         stats = engine.stats
@@ -259,9 +270,28 @@ class FastPath:
             txn.port = txn.port or port
         was = txn.state
         txn.state = _CLOSED
-        if was is _OPEN and status < 500 and c._by_finding_origin:  # type: ignore[operator]
-            c._clean_success(node, txn, now)
+        if was is _OPEN and status < 500 and (findings := c._by_finding_origin):  # type: ignore[operator]
+            # A superset of the identities Correlator._clean_success looks up (names, else address and alias).
+            alias = c._aliases.get((node, txn.origin_ip)) if txn.origin_ip is not None else None
+            names = (txn.origin_host, txn.target_host, txn.origin_ip, alias)
+            if any((node, name) in findings for name in names if name):
+                c._clean_success(node, txn, now)  # a finding of this node may be resolved: the reference decides
         return True
+
+    def _target(self, path: str) -> tuple[str, int] | None:
+        """:func:`~certwatch.parse.mra.decode_target`, memoised by the path's first segment (which alone decides
+        it: the segment must be the whole text between the first two slashes)."""
+        if not path.startswith("/"):
+            return None
+        end = path.find("/", 1)
+        segment = path if end < 0 else path[:end]
+        targets = self._targets
+        if segment in targets:
+            return targets[segment]
+        if len(targets) >= _MEMO:
+            targets.clear()
+        target = targets[segment] = decode_target(segment)
+        return target
 
     @staticmethod
     def _request(

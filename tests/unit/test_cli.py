@@ -164,3 +164,35 @@ def test_archive_without_snapshot_is_an_input_error(tmp_path: Path, capsys: pyte
         tar.addfile(info, io.BytesIO(b""))
     assert 2 == main(["analyze", str(target)])
     assert "no loggingsnapshot_*.txt" in capsys.readouterr().err
+
+
+def every_input(tmp_path: Path) -> list[list[str]]:
+    """Each example alone, all of them at once, and a gzip-compressed tar of two peers' snapshots."""
+    examples = sorted(str(p) for p in (ROOT / "examples").glob("*.log"))
+    archive = tmp_path / "diag.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, path in (("loggingsnapshot_a.txt", SELF_SIGNED), ("loggingsnapshot_b.txt", TWO_PEERS)):
+            tar.add(path, arcname=name)
+    return [[e] for e in examples] + [examples, [str(archive), str(SELF_SIGNED)]]
+
+
+def test_reader_process_gives_the_same_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--jobs 2 (inputs read and scanned in a second process) and --jobs 1 print the same document."""
+    for files in every_input(tmp_path):
+        one = analyze_json(capsys, "--jobs", "1", *files)
+        two = analyze_json(capsys, "--jobs", "2", *files)
+        assert one == two
+        assert one["stats"]["lines"] > 0
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_damaged_input_is_reported_whatever_the_jobs(
+    jobs: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A gzip cut in the middle: exit 2, one line naming the file, nothing on standard output."""
+    data = gzip.compress(SELF_SIGNED.read_bytes() * 50)
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    assert 2 == main(["analyze", "--jobs", jobs, str(SELF_SIGNED), str(cut)])
+    captured = capsys.readouterr()
+    assert ("", 1, True) == (captured.out, captured.err.count("\n"), str(cut) in captured.err)
