@@ -172,10 +172,13 @@ class FastPath:
     def _http(self, m: re.Match[str], text: str, kind: int, now: float | None, stamps: StampCache) -> bool:
         """One request/response line; False (nothing changed) when the layered path must take it."""
         engine = self._engine
-        correlator: Correlator = engine.correlator
+        c: Correlator = engine.correlator
         node = m[4]
-        info = correlator._nodes.get(node)
-        if info is None or info.pending:
+        known = c._nodes._data.get(node)
+        if known is None:
+            return False  # the node's first record: the layered path creates its entry
+        info = known[1]
+        if info.pending:
             return False
         msg_at = m.end(9) + 1
         status = host = target_host = target_port = None
@@ -219,55 +222,97 @@ class FastPath:
         # ---- the engine's counters (Engine.message) --------------------------------------------------------------
         stats = engine.stats
         stats.messages += 1
-        activity = engine.nodes._nodes.get(node) or engine.nodes.get(node)
-        activity.messages += 1
-        activity.last_message = ts if now is None else now
         stats.traffic_server += 1
         stats.events += 1
+        nodes = engine.nodes
+        activity = nodes._nodes.get(node) or nodes.get(node)
+        activity.messages += 1
         activity.request_lines += 1
         if ts > engine._latest:
             engine._latest = ts
         if now is None:
+            activity.last_message = ts
             now = engine._latest
+        else:
+            activity.last_message = now
 
         # ---- the correlator (Correlator.observe -> _http -> _request / _response) --------------------------------
-        c = correlator
         info.records += 1
-        c.stats.records += 1
         info.request_lines += 1
-        table = c._txns
-        data = table._data
-        key = (node, m[6])
-        entry = data.get(key)
-        if entry is None:
+        c.stats.records += 1
+        txns = c._txns
+        data = txns._data
+        txn_id = m[6]
+        key = (node, txn_id)
+        found = data.get(key)
+        if found is None:
             txn = Txn(ts, ts)
             data[key] = (now, txn)
-            if len(data) > table.max_size:
-                table.evicted += 1
+            if len(data) > txns.max_size:
+                txns.evicted += 1
                 data.popitem(last=False)
         else:
-            txn = entry[1]
+            txn = found[1]
             if ts < txn.started:
                 txn.started = ts
             if ts > txn.last:
                 txn.last = ts
             data.move_to_end(key)
             data[key] = (now, txn)
-        if kind <= SENDING_REQUEST:
-            self._request(c, node, m[6], txn, kind, ip, port, host, target_host, target_port, text, now)
-            return True
         if kind == SENDING_RESPONSE:
             if ip is not None and port is not None:
                 txn.client = (ip, port)
             origin = txn.origin_host or txn.target_host
             if not origin and txn.origin_ip is not None:
                 origin = c._aliases.get((node, txn.origin_ip)) or txn.origin_ip
-            c.response_counts.add(
-                (node, origin or "", "" if txn.port is None else str(txn.port), _CLASSES.get(status, ""))  # type: ignore[arg-type]
-            )
-        else:
+            port_label = "" if txn.port is None else str(txn.port)
+            c.response_counts.add((node, origin or "", port_label, _CLASSES.get(status, "")))  # type: ignore[arg-type]
+        elif kind == RECEIVE_RESPONSE:
             txn.origin_ip = txn.origin_ip or ip
             txn.port = txn.port or port
+        else:  # a request (Correlator._request)
+            if kind == RECEIVE_REQUEST:
+                if ip is not None and port is not None:
+                    txn.client = (ip, port)
+                    clients, ckey = c._clients, (node, ip, port)
+                    cdata = clients._data
+                    if ckey in cdata:
+                        cdata.move_to_end(ckey)
+                        cdata[ckey] = (now, txn_id)
+                    else:
+                        cdata[ckey] = (now, txn_id)
+                        if len(cdata) > clients.max_size:
+                            clients.evicted += 1
+                            cdata.popitem(last=False)
+                if target_host is not None:
+                    txn.target_host = target_host
+                    txn.port = txn.port or target_port
+            else:
+                txn.origin_ip = ip or txn.origin_ip
+                txn.origin_host = host or txn.origin_host
+                txn.port = port or txn.port
+                txn.request_text = text
+            by_origin = c._by_origin
+            odata = by_origin._data
+            for ident in (txn.origin_ip, txn.origin_host, txn.target_host):
+                if not ident:
+                    continue
+                okey = (node, ident)
+                indexed = odata.get(okey)
+                if indexed is not None:
+                    recent = indexed[1]
+                    if not recent or recent[-1] != txn_id:
+                        recent.append(txn_id)
+                    odata.move_to_end(okey)
+                    odata[okey] = (now, recent)
+                else:
+                    odata[okey] = (now, deque((txn_id,), maxlen=RECENT_PER_ORIGIN))
+                    if len(odata) > by_origin.max_size:
+                        by_origin.evicted += 1
+                        odata.popitem(last=False)
+            if txn.state is _CLOSED:
+                c.stats.unexpected_transitions += 1  # (CLOSED, REQUEST) is not a transition
+            return True
         was = txn.state
         txn.state = _CLOSED
         if was is _OPEN and status < 500 and (findings := c._by_finding_origin):  # type: ignore[operator]
@@ -292,57 +337,3 @@ class FastPath:
             targets.clear()
         target = targets[segment] = decode_target(segment)
         return target
-
-    @staticmethod
-    def _request(
-        c: Correlator,
-        node: str,
-        txn_id: str,
-        txn: Txn,
-        kind: int,
-        ip: str | None,
-        port: int | None,
-        host: str | None,
-        target_host: str | None,
-        target_port: int | None,
-        text: str,
-        now: float,
-    ) -> None:
-        if kind == RECEIVE_REQUEST:
-            if ip is not None and port is not None:
-                txn.client = (ip, port)
-                _put(c._clients, (node, ip, port), txn_id, now)
-        else:
-            txn.origin_ip = ip or txn.origin_ip
-            txn.origin_host = host or txn.origin_host
-            txn.port = port or txn.port
-            txn.request_text = text
-        if target_host is not None:
-            txn.target_host = target_host
-            txn.port = txn.port or target_port
-        by_origin = c._by_origin
-        data = by_origin._data
-        for ident in (txn.origin_ip, txn.origin_host, txn.target_host):
-            if not ident:
-                continue
-            key = (node, ident)
-            entry = data.get(key)
-            recent = entry[1] if entry is not None else deque(maxlen=RECENT_PER_ORIGIN)
-            if not recent or recent[-1] != txn_id:
-                recent.append(txn_id)
-            _put(by_origin, key, recent, now)
-        if txn.state is _CLOSED:
-            c.stats.unexpected_transitions += 1  # (CLOSED, REQUEST) is not a transition
-
-
-def _put(table: object, key: object, value: object, now: float) -> None:
-    """:meth:`BoundedTable.put <certwatch.correlate.table.BoundedTable.put>`, inlined."""
-    data = table._data  # type: ignore[attr-defined]
-    if key in data:
-        data.move_to_end(key)
-        data[key] = (now, value)
-        return
-    data[key] = (now, value)
-    if len(data) > table.max_size:  # type: ignore[attr-defined]
-        table.evicted += 1  # type: ignore[attr-defined]
-        data.popitem(last=False)
