@@ -97,7 +97,7 @@ _MEMO: Final = 4096  # entries per memo
 class FastPath:
     """Bound to one :class:`~certwatch.engine.Engine`; reads its parts at every batch (a reload may replace them)."""
 
-    __slots__ = ("_engine", "_hosts", "_ports", "_targets")
+    __slots__ = ("_engine", "_fractions", "_hosts", "_ports", "_targets")
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -105,6 +105,7 @@ class FastPath:
         # Memos of pure functions, bounded: a port field's text, a request path's first segment (MRA target).
         self._ports: dict[str, int | None] = {}
         self._targets: dict[str, tuple[str, int] | None] = {}
+        self._fractions: dict[str, float] = {}  # a stamp's fraction digits -> seconds (as StampCache computes them)
 
     def feed(self, messages: Sequence[bytes], now: float | None) -> None:
         engine = self._engine
@@ -208,10 +209,23 @@ class FastPath:
                 host = folded.strip("[]").lower()
             else:
                 host = host_header(text[msg_at:])
-        parsed = stamps.parse_parts(m[1], m[2], m[3])
-        if parsed is None:
-            return False
-        ts = parsed[0]
+        whole, fraction, zone = m.group(1, 2, 3)
+        base = stamps._cache.get(whole if zone is None else whole + zone)  # StampCache.parse_parts, its hit inlined
+        if base is None:
+            parsed = stamps.parse_parts(whole, fraction, zone)
+            if parsed is None:
+                return False
+            ts = parsed[0]
+        elif fraction is None:
+            ts = base[0]
+        else:
+            fractions = self._fractions
+            part = fractions.get(fraction)
+            if part is None:
+                if len(fractions) >= _MEMO:
+                    fractions.clear()
+                part = fractions[fraction] = int(fraction) / 10 ** len(fraction)
+            ts = base[0] + part
         ip = m[8] or None
         port_text = m[9]
         ports = self._ports
