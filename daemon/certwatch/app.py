@@ -1,9 +1,9 @@
 """The composition root of ``certwatch run``: builds every stage from a :class:`~certwatch.config.Config`, wires
 them, and owns the lifecycle (start, SIGHUP reload, ordered shutdown on SIGTERM/SIGINT, systemd notifications).
 
-Data flow: listeners -> :class:`~certwatch.ingress.Ingress` (bounded queue) -> the pipeline task ->
-:meth:`Engine.live <certwatch.engine.Engine.live>` -> correlator state, read at scrape time by the collector and
-by the API. The pipeline task is the only writer of the engine; everything runs on one event loop.
+Data flow: listeners -> :class:`~certwatch.ingress.Ingress` (bounded queue, drained by loop callbacks) ->
+:meth:`Engine.feed <certwatch.engine.Engine.feed>`, a batch at a time -> correlator state, read at scrape time by the
+collector and by the API. The ingress consumer is the only writer of the engine; everything runs on one event loop.
 """
 
 from __future__ import annotations
@@ -119,8 +119,9 @@ class Daemon:
         for listener in config.listeners:
             await self._open(listener)
         await self._start_http(config.http.address)
+        state.ingress.start(state.engine.feed)  # the engine's only writer, from here on
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._pipeline()), loop.create_task(self._ticker())]
+        self._tasks = [loop.create_task(self._ticker())]
         if (interval := sdnotify.watchdog_interval(self.environ)) is not None:
             self._tasks.append(loop.create_task(self._watchdog(interval)))
         self._install_signals(loop)
@@ -155,37 +156,26 @@ class Daemon:
             listener.flush_idle(now, 0.0)
         if state.ingress is not None:
             try:
-                await asyncio.wait_for(self._drain(state.ingress), self.config.daemon.shutdown_timeout)
+                await asyncio.wait_for(state.ingress.drained(), self.config.daemon.shutdown_timeout)
             except TimeoutError:
-                self.log.warning("shutdown_timeout", queued=state.ingress.queue.qsize())
+                self.log.warning("shutdown_timeout", queued=state.ingress.queued)
             self._drop_queued()
         for listener in state.streams:
             listener.close_all("shutdown")
         await self._close_everything()
         self.log.info("stopped")
 
-    @staticmethod
-    async def _drain(ingress: Ingress) -> None:
-        """Until the queue is empty and no paused reader holds a backlog (resuming one refills the queue)."""
-        while True:
-            await ingress.queue.join()
-            if ingress.queue.empty() and not ingress.waiting():
-                return
-            await asyncio.sleep(0.001)
-
     def _drop_queued(self) -> None:
-        """Whatever is still queued or held back after the deadline is counted, never silently lost."""
+        """Whatever is still queued or held back after the deadline is counted, never silently lost; so is what
+        arrives later (the last lines of the connections closed next)."""
         ingress = self.state.ingress
         assert ingress is not None
-        dropped = self.state.telemetry.dropped
-        for who in ingress.waiting():
-            dropped["shutdown"] += who.backlog
-        while not ingress.queue.empty():
-            batch = ingress.queue.get_nowait()
-            dropped["shutdown"] += len(batch.messages)
-            ingress.queue.task_done()
+        if left := ingress.close():
+            self.log.warning("shutdown_dropped", messages=left)
 
     async def _close_everything(self) -> None:
+        if self.state.ingress is not None:
+            self.state.ingress.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -241,23 +231,6 @@ class Daemon:
         self.state.http_address = f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{bound[0]}:{bound[1]}"
 
     # ---- the work ------------------------------------------------------------------------------------------------
-
-    async def _pipeline(self) -> None:
-        """The engine's only writer: takes batches in arrival order."""
-        ingress = self.state.ingress
-        assert ingress is not None
-        queue = ingress.queue
-        while True:
-            batch = await queue.get()
-            live = self.state.engine.live
-            now = batch.received
-            for i, raw in enumerate(batch.messages, 1):
-                live(raw, now)
-                if not i % 1024:
-                    await asyncio.sleep(0)  # a big batch must not keep HTTP and the watchdog waiting
-            queue.task_done()
-            ingress.consumed()
-            await asyncio.sleep(0)  # let I/O in between batches
 
     async def _ticker(self) -> None:
         """Messages waiting for continuation lines, idle connections, incident expiry (receive clock)."""

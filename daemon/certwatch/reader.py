@@ -18,13 +18,18 @@ Two readers share these rules:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from operator import itemgetter
 from typing import Final
 
 _CONT_PREFIXES: Final = (b" ", b"|", b"HTTPMSG:", b"SIPMSG:")
 _HEADER_FIRST: Final = frozenset(b"<0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # First bytes of a line that may continue the previous message, or be blank ("HTTPMSG:", "SIPMSG:").
 _MAY_CONTINUE: Final = frozenset(b" |HS\r\n")
+# The first bytes of the continuation prefixes: a piece starting otherwise starts a message (or is blank).
+_MAY_CONTINUE_FIRST: Final = re.compile(rb"[ |HS]")
+_FIRST: Final = itemgetter(0)
 # Every line start that is not an ordinary header start: continuation, blank, or not syslog at all.
 _ODD_LINE: Final = re.compile(rb"\n(?:([ |]|HTTPMSG:|SIPMSG:)|(?=\r?(?:\n|\Z))()|[^<0-9A-Z])")
 
@@ -64,7 +69,9 @@ class ReadStats:
 class Joiner:
     """Attaches continuation pieces to the previous message of one sender (a file, a connection, an address).
 
-    ``push`` takes one piece (a line, or a whole datagram) and returns the message it completes, if any.
+    ``push`` takes one piece (a line, or a whole datagram) and returns the message it completes, if any;
+    ``push_many`` does the same for the pieces of one read or one wake-up, in bulk (a property test checks that
+    both agree).
     """
 
     __slots__ = ("_capped", "_limit", "_parts", "_size", "_stats")
@@ -87,18 +94,59 @@ class Joiner:
         if not piece:
             stats.blank_lines += 1
             return None
-        if is_continuation(piece):
+        if piece.startswith(_CONT_PREFIXES):  # is_continuation, inline: the per-message hot path
             stats.continuation_lines += 1
             if not self._parts:
                 stats.orphan_lines += 1
             elif not self._capped:
                 self._append(piece)
             return None
-        done = self.flush()
         stats.messages += 1
+        parts = self._parts  # the message held is complete: flush, inline
         self._parts = [piece]
         self._size = len(piece)
-        return done
+        if not parts:
+            return None
+        self._capped = False
+        return parts[0] if len(parts) == 1 else b"\n".join(parts)
+
+    def push_many(self, pieces: Sequence[bytes]) -> list[bytes]:
+        """``push`` of each piece in turn, the messages completed in order: same result, same counts.
+
+        The bulk path: one C-level pass over the pieces' first bytes finds those that may continue a message;
+        every other piece starts a message and is passed on as it is, and only the continuation pieces go
+        through :meth:`push`. A run of plain messages costs no Python bytecode per piece.
+        """
+        if len(pieces) < 4:  # a few: the bulk set-up would cost more than it saves
+            return [done for piece in pieces if (done := self.push(piece)) is not None]
+        if b"" in pieces:  # blank pieces change nothing but a count
+            self._stats.blank_lines += pieces.count(b"")
+            pieces = [piece for piece in pieces if piece]
+        out: list[bytes] = []
+        start = 0
+        for candidate in _MAY_CONTINUE_FIRST.finditer(bytes(map(_FIRST, pieces))):
+            at = candidate.start()
+            piece = pieces[at]
+            if not piece.startswith(_CONT_PREFIXES):
+                continue
+            if at > start:
+                self._start_all(pieces, start, at, out)
+            self.push(piece)  # continues the message held: completes none
+            start = at + 1
+        if start < len(pieces):
+            self._start_all(pieces, start, len(pieces), out)
+        return out
+
+    def _start_all(self, pieces: Sequence[bytes], start: int, stop: int, out: list[bytes]) -> None:
+        """``pieces[start:stop]`` each start a message: the one held and all but the last are complete."""
+        self._stats.messages += stop - start
+        done = self.flush()
+        if done is not None:
+            out.append(done)
+        out += pieces[start : stop - 1]
+        last = pieces[stop - 1]
+        self._parts = [last]
+        self._size = len(last)
 
     def _append(self, piece: bytes) -> None:
         room = self._limit - self._size - 1

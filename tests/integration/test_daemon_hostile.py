@@ -113,18 +113,40 @@ def test_tcp_backpressure_loses_nothing() -> None:
 
     async def scenario() -> None:
         async with running_daemon(config) as daemon:
-            pipeline = daemon._tasks[0]
-            pipeline.cancel()  # stall the consumer, as a slow engine would
-            await asyncio.gather(pipeline, return_exceptions=True)
+            ingress = daemon.state.ingress
+            ingress.stop()  # stall the consumer, as a slow engine would
             target = address(daemon, "tcp")
             senders = [asyncio.ensure_future(send_tcp(target, body)) for _ in range(3)]
             telemetry = daemon.state.telemetry
             await eventually(lambda: telemetry.backpressure_pauses >= 2)
-            assert daemon.state.ingress.queue.full()
-            daemon._tasks[0] = asyncio.ensure_future(daemon._pipeline())
+            assert ingress.full
+            ingress.start(daemon.state.engine.feed)
             await asyncio.gather(*senders)
             await eventually(lambda: daemon.state.engine.stats.messages == 3 * per_sender, timeout=60)
             assert (0, 3 * per_sender) == (telemetry.dropped["queue_full"], telemetry.received["tcp"])
+
+
+def test_what_the_shutdown_deadline_leaves_is_counted_as_dropped() -> None:
+    """A stalled engine at shutdown: after daemon.shutdown_timeout, the queued batch, the paused connection's
+    held-back messages and its last lines are all counted as received and dropped (reason shutdown)."""
+    config = loopback(ingress={"queue_batches": 1}, daemon={"shutdown_timeout": "200ms"})
+    lines = Lines()
+    body = b"".join(lines.at(i / 1000).sending_request(i, "10.0.0.1", 8443).encode() + b"\n" for i in range(20_000))
+
+    async def scenario() -> None:
+        async with running_daemon(config) as daemon:
+            daemon.state.ingress.stop()  # the engine stalls
+            _, writer = await asyncio.open_connection(*address(daemon, "tcp"))
+            writer.write(body)
+            telemetry = daemon.state.telemetry
+            await eventually(lambda: telemetry.backpressure_pauses >= 1)
+        await asyncio.sleep(0.1)  # the connection's last callbacks
+        writer.close()
+        received, dropped = telemetry.received["tcp"], telemetry.dropped["shutdown"]
+        assert (0, received) == (daemon.state.engine.stats.messages, dropped)
+        assert received > 0
+
+    run(scenario)
 
 
 SENDER = """

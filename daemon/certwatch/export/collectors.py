@@ -144,7 +144,7 @@ class CertwatchCollector(Collector):
         yield _by("certwatch_tls_handshake_failures_total", {(k,): v for k, v in t.tls_failures.items()})
         yield _by("certwatch_backpressure_pauses_total", {(): t.backpressure_pauses})
         ingress = state.ingress
-        yield _by("certwatch_ingress_queue_batches", {(): ingress.queue.qsize() if ingress else 0})
+        yield _by("certwatch_ingress_queue_batches", {(): ingress.queued if ingress else 0})
         yield _by("certwatch_ingress_queue_capacity_batches", {(): ingress.capacity if ingress else 0})
         yield from self._udp()
 

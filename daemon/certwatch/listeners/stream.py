@@ -222,14 +222,11 @@ class StreamProtocol(asyncio.Protocol):
         return None  # close our side too
 
     def _queue(self, frames: list[bytes]) -> None:
-        messages = []
-        push = self.joiner.push
-        for frame in frames:
-            done = push(frame)
-            if done is not None:
-                messages.append(done)
-        if frames:
-            self.last_push = self.last_activity
+        """The frames of one read, joined in bulk (the last one is held: the next read may continue it)."""
+        if not frames:
+            return
+        self.last_push = self.last_activity
+        messages = self.joiner.push_many(frames)
         if messages:
             self._offer(messages)
 
@@ -247,11 +244,6 @@ class StreamProtocol(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.pause_reading()
         listener.ingress.wait_for_room(self)
-
-    @property
-    def backlog(self) -> int:
-        """Messages received but waiting for room in the queue."""
-        return len(self._backlog.messages) if self._backlog is not None else 0
 
     def resume(self) -> None:
         """Called by the ingress when the queue has room: queue the backlog, read again."""
