@@ -508,8 +508,10 @@ def test_every_rule_is_loaded_healthy_and_its_expression_valid(stack: Stack) -> 
     expected = sorted((rule.get("record") or rule["alert"]) for rule in rules_of_file())
 
     def evaluated() -> list[dict[str, Any]] | None:
+        # Two scrape intervals after the data: a series born in the scenario then has the two samples rate() needs
+        # (evaluated sooner, a recording rule over a series scraped once has no data: a flaky failure on slow CI).
         loaded = [r for g in stack.prometheus.api("/api/v1/rules")["groups"] for r in g["rules"]]
-        return loaded if all(unix(r["lastEvaluation"]) > stack.data_at for r in loaded) else None
+        return loaded if all(unix(r["lastEvaluation"]) > stack.data_at + 2.5 for r in loaded) else None
 
     loaded = wait_until(evaluated, "every rule to be evaluated on the scenario's data")
     assert expected == sorted(r["name"] for r in loaded)
