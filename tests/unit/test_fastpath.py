@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import base64
+
+from certwatch.correlate import EngineSettings
 from certwatch.engine import Engine
 from certwatch.fastpath import MESSAGE, MESSAGE_EXAMPLE
 from certwatch.testing import Lines
@@ -17,7 +20,7 @@ class CountingEngine(Engine):
     __slots__ = ("layered",)
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # the default settings
         self.layered: list[bytes] = []
 
     def message(self, raw: bytes, now: float | None = None) -> None:
@@ -83,3 +86,24 @@ def test_daemon_mode_reads_only_the_host_of_other_programs() -> None:
     activity = dict(engine.nodes.items())["expc01"]
     assert (2, 1_700_000_000.0) == (activity.messages, activity.last_message)
     assert (3, 2, 1) == (engine.stats.messages, engine.stats.ignored, engine.stats.failures["not_syslog"])
+
+
+def test_memos_stay_bounded() -> None:
+    """Ports, MRA targets, stamp fractions and raw host names are memoised in bounded dicts, whatever the input."""
+    from certwatch.fastpath import _MEMO  # noqa: PLC0415
+
+    engine = Engine(EngineSettings(max_nodes=4))
+    lines = Lines()
+    batch = []
+    for i in range(_MEMO + 500):
+        lines.at(i * 0.0013)
+        path = "/" + base64.b64encode(f"example.com/https/h{i}.example.com/8443".encode()).decode().rstrip("=") + "/x"
+        batch += [lines.receive_request(i, path, 1024 + i % 64000).encode()]
+        batch += [f"<166>2022-09-14T10:00:00.000+02:00 node{i} tvcs: x".encode()]
+    engine.feed(batch[:2], 1_700_000_000.0)  # the node's first record
+    engine.feed(batch, 1_700_000_001.0)
+    fast = engine._fast
+    assert fast is not None
+    sizes = {name: len(getattr(fast, name)) for name in ("_ports", "_targets", "_fractions", "_hosts")}
+    assert all(0 < size <= _MEMO for size in sizes.values()), sizes
+    assert engine.nodes.overflowed > 0  # hosts beyond max_nodes are counted together, never memoised
