@@ -198,7 +198,7 @@ class Daemon:
             if isinstance(listener, UdpListener):
                 handle = await open_udp(
                     listener, state.ingress, state.telemetry, state.read_stats, limit, config.ingress.max_senders,
-                    self.clock,
+                    self.clock, config.ingress.udp_batch_wait,
                 )  # fmt: skip
                 state.udp.append(handle)
                 self.log.info("udp_receive_buffer", address=handle.address, bytes=handle.receive_buffer)
@@ -314,6 +314,8 @@ class Daemon:
         engine.nodes.configure(new.node_clusters())
         engine.headers = HeaderReader(new.input.zone, engine.headers.reference)
         state.incidents.keep_resolved = new.incidents.keep_resolved
+        for handle in state.udp:
+            handle.protocol.batch_wait = new.ingress.udp_batch_wait
         if new.ingress.queue_batches != state.config.ingress.queue_batches:
             self.log.warning("restart_needed", option="ingress.queue_batches")
         logs.configure(new.logging.level)

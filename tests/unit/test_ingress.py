@@ -11,7 +11,7 @@ import uvloop
 from certwatch.config import TcpListener, parse
 from certwatch.ingress import Batch, Ingress
 from certwatch.listeners.stream import StreamListener
-from certwatch.listeners.udp import UdpProtocol
+from certwatch.listeners.udp import FLUSH_AT, UdpProtocol
 from certwatch.reader import ReadStats
 from certwatch.telemetry import Telemetry
 from certwatch.testing import FakeClock, eventually
@@ -226,6 +226,45 @@ def test_udp_continuation_datagrams_join_per_source_address_over_real_sockets() 
             assert [head % (s, n) + b"\n|GET /%d HTTP/1.1\n Host: h%d" % (n, s) for n in range(4)] == mine
         for sender in senders:
             sender.close()
+        transport.close()
+
+    uvloop.run(scenario())
+
+
+def test_udp_datagrams_wait_batch_wait_then_reach_the_engine_as_one_batch() -> None:
+    """``ingress.udp_batch_wait``: the datagrams of the window form one batch, none before the wait is over; at
+    FLUSH_AT datagrams the list is flushed without waiting (the bound on what waits)."""
+
+    async def scenario() -> None:
+        telemetry, recorder = Telemetry(), Recorder()
+        ingress = Ingress(64, telemetry)
+        ingress.start(recorder)
+        loop = asyncio.get_running_loop()
+        protocol = UdpProtocol(None, ingress, telemetry, ReadStats(), 65536, 100, FakeClock(), batch_wait=0.5)
+        transport, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=("127.0.0.1", 0))
+        target = transport.get_extra_info("sockname")[:2]
+        sender, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, remote_addr=target)
+        datagrams = [b"<14>Sep 14 10:15:02 host app: message %d" % n for n in range(6)]
+        started = loop.time()
+        for datagram in datagrams:
+            sender.sendto(datagram)
+        await eventually(lambda: telemetry.received_bytes["udp"] == sum(map(len, datagrams)))
+        if loop.time() - started < 0.4:  # (a stalled machine may have passed the wait already)
+            assert [] == recorder.calls
+        await eventually(lambda: len(recorder.calls) == 1)
+        assert [datagrams[:5]] == [messages for messages, _ in recorder.calls]  # the last waits for continuations
+
+        recorder.calls.clear()
+        addr = ("127.0.0.1", 9)
+        burst = [b"<14>Sep 14 10:15:02 host app: burst %d" % n for n in range(FLUSH_AT + 2)]
+        for datagram in burst:
+            protocol.datagram_received(datagram, addr)
+        assert [FLUSH_AT - 1] == [len(messages) for messages, _ in recorder.calls]  # at once, not after 0.5 s
+        protocol.flush_all()
+        await turns()
+        assert burst == [m for m in recorder.messages if b"burst" in m]  # none lost, in order
+        assert sorted([datagrams[5], *burst]) == sorted(recorder.messages)
+        sender.close()
         transport.close()
 
     uvloop.run(scenario())

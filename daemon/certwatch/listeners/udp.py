@@ -1,7 +1,9 @@
 """UDP syslog: one message per datagram (embedded LFs kept); a datagram that starts like a continuation line
 continues the previous message of the same source address. Work is batched per event-loop wake-up.
 
-``datagram_received`` only appends the datagram to a list (and asks for a flush on the first of a wake-up): the
+``datagram_received`` only appends the datagram to a list and, on the first of a batch, asks for a flush
+``batch_wait`` seconds later (``ingress.udp_batch_wait``; at once when 0, or when :data:`FLUSH_AT` datagrams are
+waiting): at 10k msg/s a datagram wakes the loop every 100 µs, and waiting 10 ms makes batches of about 100. The
 byte count, the allowed-senders check (once per distinct address), line ends, the size bound and the joining are
 done per batch by the flush, in bulk. The joining keeps the rules of one datagram at a time exactly: a sender's
 message is held until its next datagram that is not a continuation (or ``ingress.continuation_wait`` idle), and
@@ -28,6 +30,7 @@ from certwatch.telemetry import Telemetry
 
 Address = tuple[Any, ...]
 
+FLUSH_AT: Final = 1024  # datagrams waiting: flushed without waiting longer (a bound on the list)
 _FIRST: Final = itemgetter(0)
 _SECOND: Final = itemgetter(1)
 _LAST: Final = itemgetter(-1)
@@ -63,8 +66,10 @@ class UdpProtocol(asyncio.DatagramProtocol):
         limit: int,
         max_senders: int,
         clock: Callable[[], float],
+        batch_wait: float = 0.0,
     ) -> None:
         self._allowed = allowed
+        self.batch_wait = batch_wait
         self._ingress = ingress
         self._telemetry = telemetry
         self._read_stats = read_stats
@@ -83,7 +88,14 @@ class UdpProtocol(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: Address) -> None:
         pending = self._pending
         if not pending:
-            self._loop.call_soon(self._flush)  # type: ignore[union-attr]  # connection_made came first
+            loop: asyncio.AbstractEventLoop = self._loop  # type: ignore[assignment]  # connection_made came first
+            if self.batch_wait:
+                loop.call_later(self.batch_wait, self._flush)
+            else:
+                loop.call_soon(self._flush)
+        elif len(pending) >= FLUSH_AT:
+            self._flush()  # the timer that is pending finds this batch gone, or flushes the next one early
+            pending = self._pending
         pending.append((data, addr))
 
     def _flush(self) -> None:
@@ -256,10 +268,11 @@ async def open_udp(
     limit: int,
     max_senders: int,
     clock: Callable[[], float],
+    batch_wait: float = 0.0,
 ) -> UdpListenerHandle:
     sock = _socket(config)
     allowed = SenderFilter(config.allowed_senders) if config.allowed_senders else None
-    protocol = UdpProtocol(allowed, ingress, telemetry, read_stats, limit, max_senders, clock)
+    protocol = UdpProtocol(allowed, ingress, telemetry, read_stats, limit, max_senders, clock, batch_wait)
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(lambda: protocol, sock=sock)
     return UdpListenerHandle(config, transport, protocol)
