@@ -243,6 +243,7 @@ class Daemon:
                 handle.protocol.flush_idle(now, wait)
             for listener in self.state.streams:
                 listener.flush_idle(now, wait)
+            self.state.engine.correlator.decide_late(now)  # 502s that waited reorder_wait for a late failure
             if now - last_expiry >= 1.0:
                 self.state.engine.correlator.expire(now)
                 self.state.incidents.forget(now)

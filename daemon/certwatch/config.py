@@ -119,6 +119,10 @@ class CorrelationConfig(Frozen):
     """Windows and bounds of the correlator."""
 
     join_window: Duration = 5.0
+    # How long (receive time) a 502 with no known cause, or an ERROR without its WARNING, waits for the event that
+    # may arrive after it (two log paths, UDP reordering); then the 502 counts as uncorrelated. Capped at
+    # join_window; 0: arrival order.
+    reorder_wait: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = 2.0
     resolve_after: Duration = 900.0
     transaction_ttl: Duration = 300.0
     max_transactions: int = Field(100_000, ge=1)
@@ -128,7 +132,10 @@ class CorrelationConfig(Frozen):
     evidence_lines: int = Field(5, ge=0, le=100)
 
     def engine(self, max_series: int = 10_000) -> EngineSettings:
-        return EngineSettings(**self.model_dump(), max_series=max_series)
+        """The correlator's settings; ``reorder_wait`` capped at the join window (a late event joins only inside it)."""
+        values = self.model_dump()
+        values["reorder_wait"] = min(self.reorder_wait, self.join_window)
+        return EngineSettings(**values, max_series=max_series)
 
 
 class _Listener(Frozen):

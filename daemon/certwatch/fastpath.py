@@ -182,8 +182,8 @@ class FastPath:
         if known is None:
             return False  # the node's first record: the layered path creates its entry
         info = known[1]
-        if info.pending:
-            return False
+        if info.pending or info.waiting or info.held:
+            return False  # events wait on this node: the layered path decides them in its order
         msg_at = m.end(9) + 1
         status = host = target_host = target_port = None
         if kind >= RECEIVE_RESPONSE:

@@ -102,6 +102,9 @@ def test_uncorrelated_502_has_its_own_cause(clock: FakeClock) -> None:
     state = state_for(clock)
     lines = Lines()
     feed(state.engine, lines.sending_request(1, SUB1_IP, 8443, host=SUB1), lines.sending_response(1, 502), now=clock())
+    assert not [k for k in samples(scrape(state)) if k[0] == "certwatch_bad_gateway_total"]  # waits reorder_wait
+    clock.advance(2.1)
+    state.engine.correlator.decide_late(clock())
     values = samples(scrape(state))
     key = (
         "certwatch_bad_gateway_total",

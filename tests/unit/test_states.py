@@ -27,7 +27,7 @@ IMPOSSIBLE = {
     (FindingState.AT_RISK, Signal.ENFORCED_FAILURE),
     (FindingState.AT_RISK, Signal.BAD_GATEWAY),
 }
-TXN_IMPOSSIBLE = {(TxnState.CLOSED, TxnSignal.REQUEST), (TxnState.CLOSED, TxnSignal.CERT_FAILURE)}
+TXN_IMPOSSIBLE = {(TxnState.CLOSED, TxnSignal.REQUEST)}
 
 
 def test_every_finding_pair_is_classified_exactly_once() -> None:

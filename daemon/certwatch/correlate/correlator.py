@@ -2,7 +2,15 @@
 
 Two clocks, both passed in: the *message* time stamp (``Header.ts``) joins events to each other inside the join
 window; ``now`` (the receive clock in the daemon, the latest message time in ``analyze``) drives table TTLs, the
-quiet-period expiry and how long an undecided failure may wait. Events are taken in arrival order.
+quiet-period expiry and how long an undecided failure may wait.
+
+Arrival order is not event order: Traffic Server's diagnostics (the WARNING and ERROR lines) and Cisco's HTTP debug
+lines (requests, responses, the error-response event) reach syslog by two paths, and UDP relays reorder. Inside the
+join window the result does not depend on which came first: a 502 with no known cause waits for a late failure
+(``reorder_wait`` of receive time in the daemon, the join window of message time in both), and is counted once,
+correlated when that failure comes, else uncorrelated; a failure arriving after its transaction was answered with a
+502 joins that transaction (a 502 names it), its port and its 502; an ERROR with no WARNING yet waits the same way
+for the WARNING that carries its cause. A 502 whose cause is known is counted at once, and no counter goes down.
 
 Joins, per node (an Expressway peer):
 
@@ -22,13 +30,14 @@ Joins, per node (an Expressway peer):
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from certwatch.correlate.counters import LabelCounters
 from certwatch.correlate.machine import step, txn_step
 from certwatch.correlate.records import (
     DEFAULT_CLUSTER,
+    MAX_LATE_PER_NODE,
     MAX_PENDING_PER_NODE,
     RECENT_PER_ORIGIN,
     Blame,
@@ -37,10 +46,12 @@ from certwatch.correlate.records import (
     EngineStats,
     Finding,
     FindingKey,
+    HeldError,
     NodeInfo,
     Pending,
     Recent502,
     Txn,
+    Waiting502,
 )
 from certwatch.correlate.states import Change, FindingState, Signal, TxnSignal, TxnState
 from certwatch.correlate.table import BoundedTable
@@ -63,6 +74,7 @@ class Correlator:
         self._on_change = on_change
         self.stats = EngineStats()
         self._window = s.join_window
+        self._late_nodes: set[str] = set()  # nodes with 502s or ERRORs waiting for a late event
         ttl, idx = s.transaction_ttl, s.max_index_entries
         self._txns: BoundedTable[tuple[str, str], Txn] = BoundedTable(s.max_transactions, ttl)
         self._by_origin: BoundedTable[tuple[str, str], deque[str]] = BoundedTable(idx, ttl)
@@ -136,13 +148,19 @@ class Correlator:
         sizes = {name: (len(t), t.max_size) for name, t in self._tables().items()}
         sizes["finding_origin_index"] = (len(self._by_finding_origin), 2 * self.settings.max_findings)
         sizes["finding_origin_names"] = (len(self._by_origin_name), self.settings.max_findings)
-        pending = sum(len(info.pending) for _, info in self._nodes.items())
-        sizes["pending_failures"] = (pending, MAX_PENDING_PER_NODE * self.settings.max_nodes)
+        infos = [info for _, info in self._nodes.items()]
+        nodes = self.settings.max_nodes
+        sizes["pending_failures"] = (sum(len(i.pending) for i in infos), MAX_PENDING_PER_NODE * nodes)
+        sizes["waiting_502"] = (sum(len(i.waiting) for i in infos), MAX_LATE_PER_NODE * nodes)
+        sizes["held_errors"] = (sum(len(i.held) for i in infos), MAX_LATE_PER_NODE * nodes)
         return sizes
 
     def table_evictions(self) -> dict[str, int]:
         """Entries dropped to stay within each table's bound (TTL expiry is not eviction)."""
-        return {name: t.evicted for name, t in self._tables().items()}
+        evictions = {name: t.evicted for name, t in self._tables().items()}
+        evictions["answered_502"] = self.stats.answered_evicted
+        evictions["late_overflow"] = self.stats.late_overflow
+        return evictions
 
     # ---- writing -------------------------------------------------------------------------------------------
 
@@ -153,12 +171,14 @@ class Correlator:
         info = self._nodes.get(node)
         if info is None:
             info = NodeInfo()
-            if self._nodes.put(node, info, now) is not None:
+            if (gone := self._nodes.put(node, info, now)) is not None:
                 self.stats.nodes_evicted += 1
+                self._decide_evicted(gone, now)
         info.records += 1
         self.stats.records += 1
-        if info.pending:
-            self._settle_due(node, info, lambda p: header.ts - p.header.ts > self._window, now)
+        if info.pending or info.held or info.waiting:
+            window = self._window
+            self._decide(node, info, lambda p: header.ts - p.header.ts > window, now)
         kind = type(event)
         if kind is HttpLine:
             info.request_lines += 1
@@ -169,13 +189,27 @@ class Correlator:
             self._error_response(node, info, header, event, now)  # type: ignore[arg-type]
 
     def flush(self, now: float) -> None:
-        """Decide every waiting failure now (the end of an offline input)."""
+        """Decide every waiting failure, ERROR and 502 now (the end of an offline input)."""
         for node, info in list(self._nodes.items()):
-            self._settle_due(node, info, lambda _p: True, now)
+            self._decide(node, info, lambda _p: True, now)
+
+    def decide_late(self, now: float) -> None:
+        """The daemon's frequent timer: 502s and ERRORs that waited ``reorder_wait`` (receive time) for a late
+        event are decided. Cheap when nothing waits."""
+        if not self._late_nodes:
+            return
+        wait = self.settings.reorder_wait
+        for node in list(self._late_nodes):
+            info = self._nodes.get(node)
+            if info is None:
+                self._late_nodes.discard(node)
+            else:
+                self._decide(node, info, lambda p: now - p.created > wait, now, pending=False)
 
     def expire(self, now: float) -> None:
-        """The daemon's timer: decide failures that waited a window, resolve findings quiet for ``resolve_after``
-        and drop stale table entries."""
+        """The daemon's timer: decide failures that waited a window (502s and ERRORs: ``reorder_wait``), resolve
+        findings quiet for ``resolve_after`` and drop stale table entries."""
+        self.decide_late(now)
         for node, info in list(self._nodes.items()):
             if info.pending:
                 self._settle_due(node, info, lambda p: now - p.created > self._window, now)
@@ -319,16 +353,40 @@ class Correlator:
         if client is not None and self._same_502(node, h.ts, txn_id, client, via_event, now):
             if txn is not None:
                 txn.bad_gateway = True
+                self._answered(info, txn_id)
             return
         if txn is not None:
             if txn.bad_gateway:
                 return
             txn.bad_gateway = True
-        self.stats.bad_gateway += 1
-        info.bad_gateway += 1
+            self._answered(info, txn_id)
         if info.pending and (txn is None or not txn.idents()):
             self._settle_due(node, info, lambda _p: True, now)  # a join by time needs every failure decided
         finding = self._explain_502(node, info, h.ts, txn)
+        if finding is None and self.settings.reorder_wait > 0:  # its failure may still arrive: wait for it
+            info.waiting.append(Waiting502(h, txn, now))
+            self._late_nodes.add(node)
+            if len(info.waiting) > MAX_LATE_PER_NODE:
+                oldest = info.waiting.pop(0)
+                self.stats.late_overflow += 1
+                self._count_502(node, info, oldest.header, oldest.txn, None, now)
+            return
+        self._count_502(node, info, h, txn, finding, now)
+
+    def _answered(self, info: NodeInfo, txn_id: str | None) -> None:
+        """Remember a transaction answered with a 502, for a failure that arrives after it."""
+        if txn_id is None or txn_id in info.answered:
+            return
+        if len(info.answered) == info.answered.maxlen:
+            self.stats.answered_evicted += 1
+        info.answered.append(txn_id)
+
+    def _count_502(
+        self, node: str, info: NodeInfo, h: Header, txn: Txn | None, finding: Finding | None, now: float
+    ) -> None:
+        """Count one 502: on the finding that explains it, else as uncorrelated."""
+        self.stats.bad_gateway += 1
+        info.bad_gateway += 1
         if finding is None:
             self.stats.uncorrelated_bad_gateway += 1
             info.uncorrelated_bad_gateway += 1
@@ -399,13 +457,95 @@ class Correlator:
                 elif (finding := self._findings.get(warned.key)) is not None:
                     self._evidence(finding, h.text)
                 return
+            if self.settings.reorder_wait > 0:  # its WARNING may come after it: wait for it
+                info.held.append(HeldError(h, ev, now))
+                self._late_nodes.add(node)
+                if len(info.held) > MAX_LATE_PER_NODE:
+                    oldest = info.held.pop(0)
+                    self.stats.late_overflow += 1
+                    self._failure(node, info, oldest.header, oldest.event, Cause.OTHER_VERIFY_ERROR, now)
+                return
             cause = Cause.OTHER_VERIFY_ERROR
+        absorbed: list[str] = []
+        if info.held and ev.source is not FailureSource.SSL_ERROR:  # ERRORs that came before their WARNING
+            names = {n for n in (ev.name, ev.host, ev.ip) if n}
+            for held in [e for e in info.held if e.event.name in names and abs(h.ts - e.header.ts) <= self._window]:
+                info.held.remove(held)
+                self.stats.absorbed_errors += 1
+                absorbed.append(held.header.text)
+        self._failure(node, info, h, ev, cause, now, absorbed)
+
+    def _failure(
+        self,
+        node: str,
+        info: NodeInfo,
+        h: Header,
+        ev: CertFailure,
+        cause: Cause,
+        now: float,
+        absorbed: Sequence[str] = (),
+    ) -> None:
+        """A failure with its cause: joined to its transaction now, or waiting to learn which one it is."""
+        if ev.enforced and (named := self._answered_candidates(node, h.ts, ev, info)):
+            # Its transaction was already answered with a 502 (the failure arrived late): the 502 names it.
+            self.stats.late_failures += 1
+            choice = named[0]
+            self._apply(node, info, h, ev, cause, self._txns.get((node, choice.txn)), choice.port, now, absorbed)
+            return
         candidates = self._candidates(node, h.ts, ev)
         if len({c.port for c in candidates}) > 1:
-            self._defer(node, info, Pending(h, ev, cause, candidates, now), now)
+            self._defer(node, info, Pending(h, ev, cause, candidates, now, list(absorbed)), now)
             return
         txn = self._txns.get((node, candidates[0].txn)) if candidates else None
-        self._apply(node, info, h, ev, cause, txn, candidates[0].port if candidates else None, now)
+        self._apply(node, info, h, ev, cause, txn, candidates[0].port if candidates else None, now, absorbed)
+
+    def _answered_candidates(self, node: str, ts: float, ev: CertFailure, info: NodeInfo) -> list[Candidate]:
+        """Transactions of ``node`` answered with a 502 within the window, with no failure of their own yet, whose
+        connection is the one that failed: in the order of their 502s."""
+        names = {n for n in (ev.host, ev.name) if n}
+        out: list[Candidate] = []
+        for txn_id in info.answered:
+            txn = self._txns.get((node, txn_id))
+            if txn is None or txn.failure is not None or abs(ts - txn.last) > self._window:
+                continue
+            txn_names = txn.names()
+            if (txn_names and not txn_names & names) or (not txn_names and txn.origin_ip != ev.ip):
+                continue
+            out.append(Candidate(txn_id, txn.port, txn.last))
+        return out
+
+    def _decide(
+        self, node: str, info: NodeInfo, due: Callable[[Any], bool], now: float, *, pending: bool = True
+    ) -> None:
+        """Decide what waited long enough: ERRORs (as ``other_verify_error``), then failures waiting for their
+        transaction, then 502s (uncorrelated), so a 502 is counted after the failures decided with it."""
+        for held in [e for e in info.held if due(e)]:
+            info.held.remove(held)
+            self._failure(node, info, held.header, held.event, Cause.OTHER_VERIFY_ERROR, now)
+        if pending and info.pending:
+            self._settle_due(node, info, due, now)
+        for waiting in [w for w in info.waiting if due(w)]:
+            info.waiting.remove(waiting)
+            self._count_502(node, info, waiting.header, waiting.txn, None, now)
+        if not info.held and not info.waiting:
+            self._late_nodes.discard(node)
+
+    def _decide_evicted(self, info: NodeInfo, now: float) -> None:
+        """A node evicted from the table (beyond ``max_nodes``): what waited is decided now, not lost."""
+        waited: list[HeldError | Pending | Waiting502] = [*info.held, *info.pending, *info.waiting]
+        if waited:
+            self._decide(waited[0].header.host, info, lambda _p: True, now)
+
+    def _rejoin(self, node: str, info: NodeInfo, now: float) -> None:
+        """An enforced failure arrived: the 502s it explains stop waiting and are counted on its finding."""
+        for waiting in list(info.waiting):
+            finding = self._explain_502(node, info, waiting.header.ts, waiting.txn)
+            if finding is not None:
+                info.waiting.remove(waiting)
+                self.stats.late_bad_gateway += 1
+                self._count_502(node, info, waiting.header, waiting.txn, finding, now)
+        if not info.held and not info.waiting:
+            self._late_nodes.discard(node)
 
     def _candidates(self, node: str, ts: float, ev: CertFailure) -> list[Candidate]:
         """Open transactions of ``node`` within the window whose connection is the one that failed, latest first."""
@@ -483,7 +623,7 @@ class Correlator:
         txn: Txn | None,
         port: int | None,
         now: float,
-        absorbed: list[str] | None = None,
+        absorbed: Sequence[str] = (),
     ) -> None:
         """Count one failure on its finding and remember it for the joins that follow."""
         key = FindingKey(node, ev.host, port, cause, ev.enforced)
@@ -498,7 +638,7 @@ class Correlator:
         if txn is not None and not finding.evidence and txn.request_text is not None:
             self._evidence(finding, txn.request_text)
         self._evidence(finding, h.text)
-        for text in absorbed or ():
+        for text in absorbed:
             self._evidence(finding, text)
         self._signal(finding, Signal.ENFORCED_FAILURE if ev.enforced else Signal.PERMISSIVE_FAILURE, now)
         if txn is not None:
@@ -514,6 +654,8 @@ class Correlator:
             for name in names:
                 self._blame.put((node, name), blame, now)
             info.recent.append(blame)
+            if info.waiting:
+                self._rejoin(node, info, now)
         if ev.ip is not None and ev.ip != ev.host:
             self._aliases.put((node, ev.ip), ev.host, now)
 

@@ -12,6 +12,8 @@ from certwatch.model import Cause, CertFailure, Header
 DEFAULT_CLUSTER = "default"
 RECENT_PER_ORIGIN = 8  # transactions remembered per origin name or address, for joining failures to them
 MAX_PENDING_PER_NODE = 64  # failures waiting to learn which of several transactions they belong to
+MAX_LATE_PER_NODE = 256  # 502s waiting for a late failure, and ERRORs waiting for their WARNING, each
+ANSWERED_PER_NODE = 64  # transactions answered with a 502 and no failure yet, for a failure arriving after it
 
 
 class FindingKey(NamedTuple):
@@ -29,6 +31,7 @@ class EngineSettings:
     """Windows (seconds) and table bounds; :mod:`certwatch.config` builds this from the YAML file."""
 
     join_window: float = 5.0
+    reorder_wait: float = 2.0  # receive time a 502 without a known cause waits for a late failure (the daemon)
     resolve_after: float = 900.0
     transaction_ttl: float = 300.0
     max_transactions: int = 100_000
@@ -120,6 +123,27 @@ class Pending:
 
 
 @dataclass(slots=True)
+class Waiting502:
+    """A 502 with no known cause yet: its failure may arrive after it (two log paths, UDP reordering). Counted
+    when that failure arrives, else as uncorrelated after ``reorder_wait`` (receive time) or the join window
+    (message time)."""
+
+    header: Header
+    txn: Txn | None
+    created: float  # receive time
+
+
+@dataclass(slots=True)
+class HeldError:
+    """An ERROR ``certificate verify failed`` with no WARNING yet: the WARNING that carries its cause may come
+    after it. Absorbed by that WARNING, else taken as ``other_verify_error`` when it waited as a 502 does."""
+
+    header: Header
+    event: CertFailure
+    created: float  # receive time
+
+
+@dataclass(slots=True)
 class Recent502:
     ts: float
     txn: str | None
@@ -137,6 +161,14 @@ class NodeInfo:
     uncorrelated_bad_gateway: int = 0
     recent: deque[Blame] = field(default_factory=lambda: deque(maxlen=32))
     pending: list[Pending] = field(default_factory=list)
+    waiting: list[Waiting502] = field(default_factory=list)
+    held: list[HeldError] = field(default_factory=list)
+    answered: deque[str] = field(default_factory=lambda: deque(maxlen=ANSWERED_PER_NODE))  # txn ids, 502 order
+
+    @property
+    def late(self) -> bool:
+        """Something waits for an event that may arrive late (the fast path leaves such a node alone)."""
+        return bool(self.pending or self.waiting or self.held)
 
 
 @dataclass(slots=True)
@@ -150,3 +182,7 @@ class EngineStats:
     unexpected_transitions: int = 0
     findings_evicted: int = 0
     nodes_evicted: int = 0
+    late_failures: int = 0  # failures joined to a transaction that had already been answered with a 502
+    late_bad_gateway: int = 0  # 502s counted when their failure arrived after them
+    late_overflow: int = 0  # 502s or ERRORs decided early because too many waited on their node
+    answered_evicted: int = 0  # answered transactions a late failure could no longer find (bound per node)

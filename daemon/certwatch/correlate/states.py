@@ -100,5 +100,6 @@ TXN_TRANSITIONS: Final[Mapping[tuple[TxnState, TxnSignal], TxnState]] = {
 TXN_IGNORED: Final[frozenset[tuple[TxnState, TxnSignal]]] = frozenset(
     {
         (T.CLOSED, TS.RESPONSE),  # Receive Response, then Sending Response of the same transaction
+        (T.CLOSED, TS.CERT_FAILURE),  # a failure that arrived after its transaction's 502 (two log paths)
     },
 )
