@@ -49,7 +49,8 @@ class Line:
 
 
 def transaction(lines: Lines, txn: int, t: float, origin: int, kind: str) -> list[Line]:
-    """One transaction's lines in event order. ``kind``: healthy, enforced, enforced_error, lone_error, down."""
+    """One transaction's lines in event order. ``kind``: healthy, enforced, enforced_error, retried (two
+    handshakes, each a WARNING and an ERROR), lone_error, down."""
     host, ip, port, failure = ORIGINS[origin]
     client = 40000 + txn
 
@@ -65,7 +66,7 @@ def transaction(lines: Lines, txn: int, t: float, origin: int, kind: str) -> lis
         out.append(http(0.03, lines.at(t + 0.03).sending_response(txn, 200, client)))
         return out
     lines.at(t + 0.015)
-    if kind in ("enforced", "enforced_error"):
+    if kind in ("enforced", "enforced_error", "retried"):
         warning = (
             lines.sni(host, ip)
             if failure == "sni"
@@ -74,8 +75,10 @@ def transaction(lines: Lines, txn: int, t: float, origin: int, kind: str) -> lis
             else lines.verify(host, ip)
         )
         out.append(Line(t + 0.015, True, warning))
-    if kind in ("enforced_error", "lone_error"):
+    if kind in ("enforced_error", "lone_error", "retried"):
         out.append(Line(t + 0.015, True, lines.ssl_error(host)))
+    if kind == "retried":
+        out += out[-2:]
     out.append(http(0.02, lines.at(t + 0.02).error_event(client)))
     out.append(http(0.02, lines.at(t + 0.02).sending_response(txn, 502, client)))
     return out
@@ -96,7 +99,7 @@ def traffic(rng: random.Random) -> list[Line]:
                 for _ in range(rng.randint(1, 4)):
                     txn += 1
                     kind = {
-                        "failing": rng.choice(["enforced", "enforced_error", "enforced", "down"]),
+                        "failing": rng.choice(["enforced", "enforced_error", "retried", "down"]),
                         "lone": rng.choice(["lone_error", "down"]),
                         "healthy": "healthy",
                         "down": "down",

@@ -486,33 +486,38 @@ class Correlator:
         absorbed: Sequence[str] = (),
     ) -> None:
         """A failure with its cause: joined to its transaction now, or waiting to learn which one it is."""
-        if ev.enforced and (named := self._answered_candidates(node, h.ts, ev, info)):
-            # Its transaction was already answered with a 502 (the failure arrived late): the 502 names it.
+        fresh, failed = self._answered_candidates(node, h.ts, ev, info) if ev.enforced else ([], [])
+        candidates = self._candidates(node, h.ts, ev) if not fresh else []
+        if fresh or (failed and not candidates):
+            # Its transaction was already answered with a 502 (the failure arrived late): the 502 names it. One
+            # that failed already is taken only when no other fits (a retried handshake of that connection).
             self.stats.late_failures += 1
-            choice = named[0]
+            choice = (fresh or failed)[0]
             self._apply(node, info, h, ev, cause, self._txns.get((node, choice.txn)), choice.port, now, absorbed)
             return
-        candidates = self._candidates(node, h.ts, ev)
         if len({c.port for c in candidates}) > 1:
             self._defer(node, info, Pending(h, ev, cause, candidates, now, list(absorbed)), now)
             return
         txn = self._txns.get((node, candidates[0].txn)) if candidates else None
         self._apply(node, info, h, ev, cause, txn, candidates[0].port if candidates else None, now, absorbed)
 
-    def _answered_candidates(self, node: str, ts: float, ev: CertFailure, info: NodeInfo) -> list[Candidate]:
-        """Transactions of ``node`` answered with a 502 within the window, with no failure of their own yet, whose
-        connection is the one that failed: in the order of their 502s."""
+    def _answered_candidates(
+        self, node: str, ts: float, ev: CertFailure, info: NodeInfo
+    ) -> tuple[list[Candidate], list[Candidate]]:
+        """Transactions of ``node`` answered with a 502 within the window whose connection is the one that failed,
+        in the order of their 502s: those with no failure of their own yet, and those with one."""
         names = {n for n in (ev.host, ev.name) if n}
-        out: list[Candidate] = []
+        fresh: list[Candidate] = []
+        failed: list[Candidate] = []
         for txn_id in info.answered:
             txn = self._txns.get((node, txn_id))
-            if txn is None or txn.failure is not None or abs(ts - txn.last) > self._window:
+            if txn is None or abs(ts - txn.last) > self._window:
                 continue
             txn_names = txn.names()
             if (txn_names and not txn_names & names) or (not txn_names and txn.origin_ip != ev.ip):
                 continue
-            out.append(Candidate(txn_id, txn.port, txn.last))
-        return out
+            (fresh if txn.failure is None else failed).append(Candidate(txn_id, txn.port, txn.last))
+        return fresh, failed
 
     def _decide(
         self, node: str, info: NodeInfo, due: Callable[[Any], bool], now: float, *, pending: bool = True
