@@ -21,9 +21,10 @@ readable reference of the formats):
    which the folded regex spares in the usual case. These lines update the transaction, join-index and
    response-count tables directly, with no per-message objects but the transaction itself. The healthy transaction
    (request, success, no failure known for its node's origins) stays here from its first line to its last. A
-   ``Sending Response`` 502, a node with failures waiting for their transaction, the first message of a node and
-   a response without a status line go to the layered path (before anything was changed), and so does any message
-   that is not ASCII (where the regex's ``[0-9]`` would not be ``\\d``).
+   ``Sending Response`` 502, a node with events waiting (failures for their transaction, 502s for a late failure,
+   ERRORs for their WARNING), the first message of a node and a response without a status line go to the layered
+   path (before anything was changed), and so does any message that is not ASCII (where the regex's ``[0-9]``
+   would not be ``\\d``).
 
 Equivalence is tested, not argued: ``tests/property/test_fastpath_properties.py`` feeds generated corpora (every
 example shape, hostile mutations of these lines, any batching) through both paths and requires identical findings,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from certwatch.correlate import EngineSettings
-from certwatch.correlate.records import ANSWERED_PER_NODE, MAX_LATE_PER_NODE
+from certwatch.correlate.records import ANSWERED_PER_NODE, MAX_LATE, MAX_LATE_PER_NODE
 from certwatch.engine import Engine
 from certwatch.model import Cause
 from certwatch.testing import Lines, feed
@@ -193,3 +193,25 @@ def test_an_evicted_node_decides_what_it_held() -> None:
     assert 0 == engine.correlator.stats.bad_gateway
     feed(engine, Lines("expc02").sending_request(9, SUB1_IP, 8443), now=1000.1)
     assert (1, 1) == (engine.correlator.stats.bad_gateway, engine.correlator.stats.uncorrelated_bad_gateway)
+
+
+def test_what_waits_on_all_nodes_together_is_bounded() -> None:
+    """MAX_LATE 502s and ERRORs at most on all nodes (each holds its line); beyond, decided at once and counted."""
+    engine = Engine(EngineSettings(reorder_wait=2.0))
+    nodes = MAX_LATE // MAX_LATE_PER_NODE + 2
+    sent = 0
+    for n in range(nodes):
+        lines = Lines(f"expc{n:03d}")
+        for txn in range(MAX_LATE_PER_NODE):
+            parts = failing(lines, txn, 0.0, 40000 + txn)
+            feed(engine, parts["upstream"], parts["response"], now=1000.0)
+            sent += 1
+        feed(engine, lines.at(0).ssl_error(f"cucm{n}.example.com"), now=1000.0)
+        sent += 1
+    c = engine.correlator
+    waiting, held = c.table_sizes()["waiting_502"][0], c.table_sizes()["held_errors"][0]
+    assert MAX_LATE == waiting + held
+    assert sent - MAX_LATE == c.stats.late_overflow == c.stats.bad_gateway + len(c.findings())
+    c.decide_late(1002.5)
+    assert (0, 0) == (c.table_sizes()["waiting_502"][0], c.table_sizes()["held_errors"][0])
+    assert sent == c.stats.bad_gateway + c.stats.cert_failures

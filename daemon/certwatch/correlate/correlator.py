@@ -31,12 +31,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from certwatch.correlate.counters import LabelCounters
 from certwatch.correlate.machine import step, txn_step
 from certwatch.correlate.records import (
     DEFAULT_CLUSTER,
+    MAX_LATE,
     MAX_LATE_PER_NODE,
     MAX_PENDING_PER_NODE,
     RECENT_PER_ORIGIN,
@@ -58,6 +59,7 @@ from certwatch.correlate.table import BoundedTable
 from certwatch.model import Cause, CertFailure, ErrorResponse, FailureSource, Header, HttpKind, HttpLine, Record
 
 ChangeListener = Callable[[Finding, Change, float], None]
+W = TypeVar("W", Waiting502, HeldError)
 
 
 class Correlator:
@@ -75,6 +77,7 @@ class Correlator:
         self.stats = EngineStats()
         self._window = s.join_window
         self._late_nodes: set[str] = set()  # nodes with 502s or ERRORs waiting for a late event
+        self._late = 0  # how many wait, on all nodes (bounded by MAX_LATE)
         ttl, idx = s.transaction_ttl, s.max_index_entries
         self._txns: BoundedTable[tuple[str, str], Txn] = BoundedTable(s.max_transactions, ttl)
         self._by_origin: BoundedTable[tuple[str, str], deque[str]] = BoundedTable(idx, ttl)
@@ -151,8 +154,9 @@ class Correlator:
         infos = [info for _, info in self._nodes.items()]
         nodes = self.settings.max_nodes
         sizes["pending_failures"] = (sum(len(i.pending) for i in infos), MAX_PENDING_PER_NODE * nodes)
-        sizes["waiting_502"] = (sum(len(i.waiting) for i in infos), MAX_LATE_PER_NODE * nodes)
-        sizes["held_errors"] = (sum(len(i.held) for i in infos), MAX_LATE_PER_NODE * nodes)
+        late = min(MAX_LATE_PER_NODE * nodes, MAX_LATE)  # (the two together stay within MAX_LATE)
+        sizes["waiting_502"] = (sum(len(i.waiting) for i in infos), late)
+        sizes["held_errors"] = (sum(len(i.held) for i in infos), late)
         return sizes
 
     def table_evictions(self) -> dict[str, int]:
@@ -364,14 +368,22 @@ class Correlator:
             self._settle_due(node, info, lambda _p: True, now)  # a join by time needs every failure decided
         finding = self._explain_502(node, info, h.ts, txn)
         if finding is None and self.settings.reorder_wait > 0:  # its failure may still arrive: wait for it
-            info.waiting.append(Waiting502(h, txn, now))
-            self._late_nodes.add(node)
-            if len(info.waiting) > MAX_LATE_PER_NODE:
-                oldest = info.waiting.pop(0)
-                self.stats.late_overflow += 1
+            if (oldest := self._wait(node, info.waiting, Waiting502(h, txn, now))) is not None:
                 self._count_502(node, info, oldest.header, oldest.txn, None, now)
             return
         self._count_502(node, info, h, txn, finding, now)
+
+    def _wait(self, node: str, queue: list[W], item: W) -> W | None:
+        """Queue ``item`` to wait for a late event; return the oldest of ``queue`` when a bound (per node, in all)
+        is passed: it is decided now (counted in ``late_overflow``)."""
+        queue.append(item)
+        self._late_nodes.add(node)
+        self._late += 1
+        if len(queue) <= MAX_LATE_PER_NODE and self._late <= MAX_LATE:
+            return None
+        self._late -= 1
+        self.stats.late_overflow += 1
+        return queue.pop(0)
 
     def _answered(self, info: NodeInfo, txn_id: str | None) -> None:
         """Remember a transaction answered with a 502, for a failure that arrives after it."""
@@ -458,12 +470,8 @@ class Correlator:
                     self._evidence(finding, h.text)
                 return
             if self.settings.reorder_wait > 0:  # its WARNING may come after it: wait for it
-                info.held.append(HeldError(h, ev, now))
-                self._late_nodes.add(node)
-                if len(info.held) > MAX_LATE_PER_NODE:
-                    oldest = info.held.pop(0)
-                    self.stats.late_overflow += 1
-                    self._failure(node, info, oldest.header, oldest.event, Cause.OTHER_VERIFY_ERROR, now)
+                if (held := self._wait(node, info.held, HeldError(h, ev, now))) is not None:
+                    self._failure(node, info, held.header, held.event, Cause.OTHER_VERIFY_ERROR, now)
                 return
             cause = Cause.OTHER_VERIFY_ERROR
         absorbed: list[str] = []
@@ -471,6 +479,7 @@ class Correlator:
             names = {n for n in (ev.name, ev.host, ev.ip) if n}
             for held in [e for e in info.held if e.event.name in names and abs(h.ts - e.header.ts) <= self._window]:
                 info.held.remove(held)
+                self._late -= 1
                 self.stats.absorbed_errors += 1
                 absorbed.append(held.header.text)
         self._failure(node, info, h, ev, cause, now, absorbed)
@@ -526,11 +535,13 @@ class Correlator:
         transaction, then 502s (uncorrelated), so a 502 is counted after the failures decided with it."""
         for held in [e for e in info.held if due(e)]:
             info.held.remove(held)
+            self._late -= 1
             self._failure(node, info, held.header, held.event, Cause.OTHER_VERIFY_ERROR, now)
         if pending and info.pending:
             self._settle_due(node, info, due, now)
         for waiting in [w for w in info.waiting if due(w)]:
             info.waiting.remove(waiting)
+            self._late -= 1
             self._count_502(node, info, waiting.header, waiting.txn, None, now)
         if not info.held and not info.waiting:
             self._late_nodes.discard(node)
@@ -547,6 +558,7 @@ class Correlator:
             finding = self._explain_502(node, info, waiting.header.ts, waiting.txn)
             if finding is not None:
                 info.waiting.remove(waiting)
+                self._late -= 1
                 self.stats.late_bad_gateway += 1
                 self._count_502(node, info, waiting.header, waiting.txn, finding, now)
         if not info.held and not info.waiting:

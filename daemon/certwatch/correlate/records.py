@@ -12,7 +12,8 @@ from certwatch.model import Cause, CertFailure, Header
 DEFAULT_CLUSTER = "default"
 RECENT_PER_ORIGIN = 8  # transactions remembered per origin name or address, for joining failures to them
 MAX_PENDING_PER_NODE = 64  # failures waiting to learn which of several transactions they belong to
-MAX_LATE_PER_NODE = 256  # 502s waiting for a late failure, and ERRORs waiting for their WARNING, each
+MAX_LATE_PER_NODE = 64  # 502s waiting for a late failure, and ERRORs waiting for their WARNING, each
+MAX_LATE = 4096  # both, on all nodes together (each holds its line: up to input.max_message_bytes)
 ANSWERED_PER_NODE = 64  # transactions answered with a 502 and no failure yet, for a failure arriving after it
 
 
