@@ -9,6 +9,7 @@ collector and by the API. The ingress consumer is the only writer of the engine;
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import ssl
 import time
@@ -18,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from certwatch import logs, sdnotify
+from certwatch import logs, persist, sdnotify
 from certwatch.config import (
     Config,
     ConfigInvalidError,
@@ -84,6 +85,8 @@ class Daemon:
         )
         incidents.correlator = engine.correlator
         self.state = State(config, engine, incidents, telemetry, ReadStats(), clock)
+        path = persist.resolve(config.state.path, os.environ if environ is None else environ)
+        self.store = None if path is None else persist.StateStore(path, config.state.save_interval, telemetry, self.log)
         self._stop: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
@@ -115,6 +118,8 @@ class Daemon:
             self._contexts = tls_contexts(config)
         except ConfigInvalidError as exc:
             raise StartupError("; ".join(exc.problems)) from None
+        if self.store is not None:  # before anything is received or served
+            self.store.restore(state.engine.correlator, self.clock())
         state.ingress = Ingress(config.ingress.queue_batches, state.telemetry)
         for listener in config.listeners:
             await self._open(listener)
@@ -162,6 +167,8 @@ class Daemon:
             self._drop_queued()
         for listener in state.streams:
             listener.close_all("shutdown")
+        if self.store is not None:
+            await self.store.save_now(state.engine.correlator, self.clock())
         await self._close_everything()
         self.log.info("stopped")
 
@@ -244,6 +251,8 @@ class Daemon:
             for listener in self.state.streams:
                 listener.flush_idle(now, wait)
             self.state.engine.correlator.decide_late(now)  # 502s that waited reorder_wait for a late failure
+            if (store := self.store) is not None and store.due(self.state.engine.correlator, now):
+                store.save_soon(self.state.engine.correlator, now)
             if now - last_expiry >= 1.0:
                 self.state.engine.correlator.expire(now)
                 self.state.incidents.forget(now)
@@ -319,6 +328,10 @@ class Daemon:
             handle.protocol.batch_wait = new.ingress.udp_batch_wait
         if new.ingress.queue_batches != state.config.ingress.queue_batches:
             self.log.warning("restart_needed", option="ingress.queue_batches")
+        if new.state.path != state.config.state.path:
+            self.log.warning("restart_needed", option="state.path")
+        if self.store is not None:
+            self.store.interval = new.state.save_interval
         logs.configure(new.logging.level)
         self.config = new
         state.config = new

@@ -197,6 +197,16 @@ class IngressConfig(Frozen):
     max_senders: int = Field(10_000, ge=1)
 
 
+class StateConfig(Frozen):
+    """Incidents kept across restarts."""
+
+    # The state file. Unset: $STATE_DIRECTORY/state.json (systemd's StateDirectory=), else
+    # $XDG_STATE_HOME/certwatch/state.json, else ~/.local/state/certwatch/state.json. "" turns saving off.
+    path: str | None = None
+    # Written on change at most this often (and at shutdown).
+    save_interval: Duration = 10.0
+
+
 class IncidentsConfig(Frozen):
     # Resolved incidents stay visible in the API this long.
     keep_resolved: Duration = 3600.0
@@ -231,6 +241,7 @@ class Config(Frozen):
     clusters: dict[str, list[str]] = Field(default_factory=dict)
     ingress: IngressConfig = IngressConfig()
     incidents: IncidentsConfig = IncidentsConfig()
+    state: StateConfig = StateConfig()
     nodes: NodesConfig = NodesConfig()
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()

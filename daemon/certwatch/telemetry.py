@@ -130,6 +130,15 @@ METRICS: Final[dict[str, MetricSpec]] = {
         "gauge", (), "Time of the last configuration load attempt, Unix seconds"
     ),
     "certwatch_scrape_duration_seconds": MetricSpec("gauge", (), "Time the previous /metrics scrape took"),
+    "certwatch_state_last_save_timestamp_seconds": MetricSpec(
+        "gauge", (), "When the incident state file was last written, Unix seconds (0: not yet, or state.path off)"
+    ),
+    "certwatch_state_load_failures_total": MetricSpec(
+        "counter", (), "Incident state files found unusable at start (moved aside; the daemon started empty)"
+    ),
+    "certwatch_state_save_failures_total": MetricSpec(
+        "counter", (), "Failed writes of the incident state file (retried at the next state.save_interval)"
+    ),
 }
 
 
@@ -158,3 +167,6 @@ class Telemetry:
     config_reload_success: bool = True
     config_reload_timestamp: float = 0.0
     scrape_duration: float = 0.0
+    state_last_save: float = 0.0
+    state_load_failures: int = 0
+    state_save_failures: int = 0

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from certwatch import sdnotify
+from certwatch import persist, sdnotify
 from certwatch.app import EXIT_STARTUP, Daemon
 from certwatch.cli import EXIT_USAGE, _parser
 from certwatch.config import Config, UdpListener, load, parse, split_address
@@ -279,9 +279,11 @@ def test_unit_hardening() -> None:
 
 
 def test_unit_reads_its_config_from_its_configuration_directory() -> None:
-    """ConfigurationDirectory= is /etc/certwatch, where ExecStart's --config lives; no state on disk."""
+    """ConfigurationDirectory= is /etc/certwatch, where ExecStart's --config lives; the incident state goes to
+    StateDirectory= (systemd passes $STATE_DIRECTORY, which state.path defaults to), private to the service."""
     assert CONFIG_PATH.parent == PurePosixPath("/etc") / directive("ConfigurationDirectory")
-    assert [] == unit_values("StateDirectory")
+    assert (["certwatch"], "0700") == (unit_values("StateDirectory"), directive("StateDirectoryMode"))
+    assert persist.default_path({"STATE_DIRECTORY": "/var/lib/certwatch"}) == Path("/var/lib/certwatch/state.json")
 
 
 def test_unit_is_enabled_for_multi_user_boots() -> None:
@@ -585,8 +587,9 @@ def container() -> dict[str, Any]:
 
 def test_deployment_runs_the_configmap_config() -> None:
     """The container's args are ``run --config`` of the ConfigMap key, mounted at the documented path."""
-    (volume,) = pod()["volumes"]
-    (mount,) = container()["volumeMounts"]
+    volume, state = pod()["volumes"]
+    mount, state_mount = container()["volumeMounts"]
+    assert (state["name"], "/var/lib/certwatch") == (state_mount["name"], state_mount["mountPath"])
     kustomization = read_yaml(KUBE / "kustomization.yaml")
     command, config = run_args(container()["args"])
     assert ("run", CONFIG_PATH) == (command, config)
@@ -696,3 +699,16 @@ def test_docs_give_the_install_the_unit_expects() -> None:
         "kubectl apply -k deploy/kubernetes",
     ]
     assert [] == [step for step in steps if step not in text]
+
+
+def test_the_container_keeps_its_incident_state_in_a_volume() -> None:
+    """The image points state.path's default at a directory it creates for its user and declares a volume for;
+    the compose stack and the Kubernetes pod mount one there."""
+    final = dockerfile_stages()[-1]
+    env = " ".join(instructions(final, "ENV"))
+    assert "STATE_DIRECTORY=/var/lib/certwatch" in env
+    assert ['["/var/lib/certwatch"]'] == instructions(final, "VOLUME")
+    made = "install -d -o certwatch -g certwatch -m 0700 /var/lib/certwatch"
+    assert any(made in run for run in instructions(final, "RUN"))
+    assert "certwatch-state" == compose_mounts("certwatch")["/var/lib/certwatch"]
+    assert "certwatch-state" in read_yaml(COMPOSE)["volumes"]

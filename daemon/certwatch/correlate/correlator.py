@@ -78,6 +78,7 @@ class Correlator:
         self._window = s.join_window
         self._late_nodes: set[str] = set()  # nodes with 502s or ERRORs waiting for a late event
         self._late = 0  # how many wait, on all nodes (bounded by MAX_LATE)
+        self.forgotten = 0  # resolved findings forgotten after incidents.keep_resolved
         ttl, idx = s.transaction_ttl, s.max_index_entries
         self._txns: BoundedTable[tuple[str, str], Txn] = BoundedTable(s.max_transactions, ttl)
         self._by_origin: BoundedTable[tuple[str, str], deque[str]] = BoundedTable(idx, ttl)
@@ -121,6 +122,22 @@ class Correlator:
 
     def findings(self) -> list[Finding]:
         return list(self._findings.values())
+
+    @property
+    def finding_count(self) -> int:
+        return len(self._findings)
+
+    def restore(self, findings: list[Finding]) -> int:
+        """Findings saved before a restart, put back as they were (no state-change callbacks); the number kept
+        (``max_findings`` still bounds them: the least recently updated go first)."""
+        for finding in sorted(findings, key=lambda f: f.last_activity):
+            finding.cluster = self.cluster_of(finding.key.node)  # clusters may have changed in the meantime
+            evicted = self._findings.put(finding.key, finding, finding.last_activity)
+            if evicted is not None:
+                self.stats.findings_evicted += 1
+                self._unindex(evicted)
+            self._index(finding)
+        return len(self._findings)
 
     def nodes(self) -> Iterator[tuple[str, NodeInfo]]:
         return self._nodes.items()
@@ -237,6 +254,7 @@ class Correlator:
             finding = self._findings.pop(key)
             if finding is not None:
                 self._unindex(finding)
+        self.forgotten += len(gone)
         return len(gone)
 
     # ---- request and response lines --------------------------------------------------------------------------
