@@ -208,7 +208,10 @@ class StateStore:
     # ---- start ----------------------------------------------------------------------------------------------
 
     def restore(self, correlator: Correlator, now: float) -> int:
-        """Put the saved findings back; the number restored (0 on a first start or an unusable file)."""
+        """Put the saved findings back; the number restored (0 on a first start or an unusable file). Temporary
+        files a killed process left behind are removed."""
+        for stale in self.path.parent.glob(f".{self.path.name}.tmp-*"):
+            stale.unlink(missing_ok=True)
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:

@@ -218,3 +218,6 @@ def test_kill_9_at_any_moment_leaves_the_previous_or_the_new_document(tmp_path: 
             assert len(document["pad"]) == 300_000 * (document["n"] + 1)
             seen.add(document["n"])
     assert seen  # at least one write completed: the check above ran
+    store = persist.StateStore(path, 10.0, Telemetry(), Log())
+    store.restore(Engine().correlator, 1.0)  # (not a state document: moved aside)
+    assert [] == list(tmp_path.glob(".state.json.tmp-*"))  # what the killed writers left is cleaned up
