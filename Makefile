@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_DEBS := openssl prometheus prometheus-alertmanager rsyslog rsyslog-gnutls systemd procps
 BENCH_DEBS := mtail
 
-.PHONY: run test lint types unit bench install debs-test debs-bench clean
+.PHONY: run test lint types unit bench fuzz install debs-test debs-bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,5 +45,13 @@ test: lint types unit
 bench: $(STAMP) debs-bench
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# atheris harnesses (tests/fuzz), one target after another, FUZZ_SECONDS each (FUZZ_SECONDS=1800 for a longer run;
+# FUZZ_TARGETS="engine udp" for some). Corpora, logs and crashing inputs in tests/fuzz/out. Exits 1 on a finding.
+FUZZ_SECONDS ?= 180
+FUZZ_TARGETS ?=
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,fuzz]'
+	$(BIN)/python tests/fuzz/run.py --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis bench/out
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis bench/out tests/fuzz/out

@@ -32,9 +32,13 @@ from certwatch.config import (
 )
 from certwatch.engine import Engine
 from certwatch.export.http import build_app
+from certwatch.export.webauth import Guard
+from certwatch.export.webconfig import WebConfigError
+from certwatch.export.webtls import HttpSecurity, load_security
 from certwatch.incidents import Incidents
 from certwatch.ingress import Ingress
 from certwatch.listeners import tls
+from certwatch.listeners.binding import Bindings
 from certwatch.listeners.stream import StreamListener
 from certwatch.listeners.udp import open_udp
 from certwatch.reader import ReadStats
@@ -50,19 +54,48 @@ class StartupError(Exception):
     """The daemon cannot start (a port is taken, a key does not load); the message says which."""
 
 
-def tls_contexts(config: Config) -> dict[str, ssl.SSLContext]:
+def tls_contexts(config: Config) -> dict[Listener, ssl.SSLContext]:
     """Build every TLS listener's context, so bad certificates are found before anything is bound."""
-    contexts = {}
+    contexts: dict[Listener, ssl.SSLContext] = {}
     problems = []
     for i, listener in enumerate(config.listeners):
         if isinstance(listener, TlsListener):
             try:
-                contexts[listener.address] = tls.server_context(listener)
+                contexts[listener] = tls.server_context(listener)  # by listener: port 0 repeats
             except (OSError, ssl.SSLError, ValueError) as exc:
                 problems.append(f"listeners.{i}: cannot load the TLS certificate, key or CA: {exc}")
     if problems:
         raise ConfigInvalidError("configuration", problems)
     return contexts
+
+
+def http_security(config: Config) -> HttpSecurity | None:
+    """Load ``http.web_config_file`` (TLS material included), so a bad file is found before anything is bound."""
+    path = config.http.web_config_file
+    if path is None:
+        return None
+    try:
+        return load_security(path)
+    except WebConfigError as exc:
+        raise ConfigInvalidError("configuration", [f"http.web_config_file {path}: {p}" for p in exc.problems]) from None
+
+
+def prepare(config: Config) -> tuple[dict[Listener, ssl.SSLContext], HttpSecurity | None]:
+    """:func:`tls_contexts` and :func:`http_security`, every problem of both at once."""
+    problems: list[str] = []
+    contexts: dict[Listener, ssl.SSLContext] = {}
+    security = None
+    try:
+        contexts = tls_contexts(config)
+    except ConfigInvalidError as exc:
+        problems += exc.problems
+    try:
+        security = http_security(config)
+    except ConfigInvalidError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigInvalidError("configuration", problems)
+    return contexts, security
 
 
 class Daemon:
@@ -85,12 +118,15 @@ class Daemon:
         )
         incidents.correlator = engine.correlator
         self.state = State(config, engine, incidents, telemetry, ReadStats(), clock)
+        self.bindings = Bindings(config.node_bindings(), telemetry, self.log, clock)
         path = persist.resolve(config.state.path, os.environ if environ is None else environ)
         self.store = None if path is None else persist.StateStore(path, config.state.save_interval, telemetry, self.log)
         self._stop: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
-        self._contexts: dict[str, ssl.SSLContext] = {}
+        self._contexts: dict[Listener, ssl.SSLContext] = {}
+        self.guard = Guard(telemetry)  # http.web_config_file: who may use the HTTP side
+        self._security: HttpSecurity | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -115,7 +151,7 @@ class Daemon:
         config, state = self.config, self.state
         self._stop = self._stop or asyncio.Event()
         try:
-            self._contexts = tls_contexts(config)
+            self._contexts, self._security = prepare(config)
         except ConfigInvalidError as exc:
             raise StartupError("; ".join(exc.problems)) from None
         if self.store is not None:  # before anything is received or served
@@ -205,14 +241,14 @@ class Daemon:
             if isinstance(listener, UdpListener):
                 handle = await open_udp(
                     listener, state.ingress, state.telemetry, state.read_stats, limit, config.ingress.max_senders,
-                    self.clock, config.ingress.udp_batch_wait,
+                    self.clock, config.ingress.udp_batch_wait, self.bindings,
                 )  # fmt: skip
                 state.udp.append(handle)
                 self.log.info("udp_receive_buffer", address=handle.address, bytes=handle.receive_buffer)
                 return
             stream = StreamListener(
                 listener, state.ingress, state.telemetry, state.read_stats, limit, self.clock,
-                self._contexts.get(listener.address), self._identity,
+                self._contexts.get(listener), self._identity, self.bindings,
             )  # fmt: skip
             await stream.start()
             state.streams.append(stream)
@@ -226,16 +262,25 @@ class Daemon:
 
     async def _start_http(self, address: str) -> None:
         host, port = split_address(address)
-        runner = web.AppRunner(build_app(self.state), access_log=None, handle_signals=False)
+        security = self._security
+        self.guard.use(None if security is None else security.settings)
+        runner = web.AppRunner(build_app(self.state, self.guard), access_log=None, handle_signals=False)
         await runner.setup()
         try:
-            await web.TCPSite(runner, host, port).start()
+            await web.TCPSite(runner, host, port, ssl_context=None if security is None else security.context).start()
         except OSError as exc:
             await runner.cleanup()
             raise StartupError(f"cannot listen on http {address}: {exc.strerror or exc}") from None
         self._runner = runner
         bound = runner.addresses[0]
         self.state.http_address = f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{bound[0]}:{bound[1]}"
+        if security is not None:
+            tls = security.settings.config.tls_server_config
+            self.log.info(
+                "http_security", web_config_file=str(security.settings.path), tls=security.context is not None,
+                client_auth_type=tls.client_auth_type or "NoClientCert",
+                basic_auth_users=len(security.settings.config.basic_auth_users),
+            )  # fmt: skip
 
     # ---- the work ------------------------------------------------------------------------------------------------
 
@@ -271,13 +316,13 @@ class Daemon:
         telemetry.config_reload_timestamp = self.clock()
         try:
             new = load(self.source, env_overrides(self.environ))
-            contexts = tls_contexts(new)
+            contexts, security = prepare(new)
         except ConfigInvalidError as exc:
             telemetry.config_reload_success = False
             self.log.error("config_reload_failed", source=str(self.source), problems=exc.problems)
             return False
         try:
-            await self._rebind(new, contexts)
+            await self._rebind(new, contexts, security)
         except StartupError as exc:
             telemetry.config_reload_success = False
             self.log.error("config_reload_failed", source=str(self.source), problems=[str(exc)])
@@ -287,7 +332,9 @@ class Daemon:
         self.log.info("config_reloaded", source=str(self.source))
         return True
 
-    async def _rebind(self, new: Config, contexts: dict[str, ssl.SSLContext]) -> None:
+    async def _rebind(
+        self, new: Config, contexts: dict[Listener, ssl.SSLContext], security: HttpSecurity | None
+    ) -> None:
         """Close the listeners the new configuration changed or removed; open the new ones; keep the others."""
         state = self.state
         keep = [listener for listener in self.config.listeners if listener in new.listeners]
@@ -311,11 +358,22 @@ class Daemon:
         except StartupError:
             self.config = previous
             raise
-        if new.http != previous.http and self._runner is not None:
+        await self._rehttp(previous.http.address, new.http.address, security)
+
+    async def _rehttp(self, old_address: str, address: str, security: HttpSecurity | None) -> None:
+        """A new address or new TLS settings or files: a new HTTP listener (on the bound port when the address is
+        the same, so port 0 keeps its port). Otherwise the web configuration's users, headers and limits are
+        swapped in place, for the next request."""
+        before, self._security = self._security, security
+        digest = None if security is None else security.settings.tls_digest
+        if address == old_address and digest == (None if before is None else before.settings.tls_digest):
+            self.guard.use(None if security is None else security.settings)
+            return
+        if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-            await self._start_http(new.http.address)
-            self.log.info("http_listening", address=state.http_address)
+        await self._start_http(address if address != old_address else self.state.http_address or address)
+        self.log.info("http_listening", address=self.state.http_address)
 
     def _apply(self, new: Config) -> None:
         state = self.state
@@ -324,6 +382,7 @@ class Daemon:
         engine.nodes.configure(new.node_clusters())
         engine.headers = HeaderReader(new.input.zone, engine.headers.reference)
         state.incidents.keep_resolved = new.incidents.keep_resolved
+        self.bindings.configure(new.node_bindings())
         for handle in state.udp:
             handle.protocol.batch_wait = new.ingress.udp_batch_wait
         if new.ingress.queue_batches != state.config.ingress.queue_batches:
@@ -342,5 +401,6 @@ def describe(config: Config) -> dict[str, Any]:
     return {
         "listeners": [{"protocol": listener.protocol, "address": listener.address} for listener in config.listeners],
         "http": config.http.address,
+        "http_web_config_file": None if config.http.web_config_file is None else str(config.http.web_config_file),
         "clusters": {name: len(nodes) for name, nodes in config.clusters.items()},
     }

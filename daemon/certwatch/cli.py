@@ -158,11 +158,12 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _load_config(path: Path | None) -> Config:
-    """The file, then the ``CERTWATCH_*`` environment overrides, then the TLS material: every problem at once."""
-    from certwatch.app import tls_contexts  # noqa: PLC0415 - see the note on imports
+    """The file, then the ``CERTWATCH_*`` environment overrides, then the TLS material and the web configuration
+    file: every problem at once."""
+    from certwatch.app import prepare  # noqa: PLC0415 - see the note on imports
 
     config = load(path, env_overrides(os.environ))
-    tls_contexts(config)
+    prepare(config)  # the listeners' TLS material and http.web_config_file
     return config
 
 

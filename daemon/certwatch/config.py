@@ -13,7 +13,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -89,6 +89,28 @@ def _readable_file(value: Path) -> Path:
 
 ReadableFile = Annotated[Path, AfterValidator(_readable_file)]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_CERT_NAME: Final = re.compile(r"(?:\*\.)?[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,252}[A-Za-z0-9])?")
+
+
+def _sender_entry(value: str) -> str:
+    """A CIDR or address (``10.10.20.11/32``, ``10.10.20.11``, ``2001:db8::/64``), or a certificate name (subject
+    CN or SAN DNS name: ``expc01.example.com``)."""
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        if not _CERT_NAME.fullmatch(value) or value.replace(".", "").isdigit():
+            raise ValueError(f"{value!r} is neither a CIDR nor a certificate name (CN or SAN DNS name)") from None
+    return value
+
+
+SenderEntry = Annotated[str, AfterValidator(_sender_entry)]
+
+
+class NodeBinding(NamedTuple):
+    """Who may speak for one node: sender networks and, over TLS, client certificate names (each may be empty)."""
+
+    networks: tuple[Network, ...]
+    names: frozenset[str]
 
 
 class Frozen(BaseModel):
@@ -181,6 +203,9 @@ DEFAULT_LISTENERS: Final = (
 
 class HttpConfig(Frozen):
     address: Address = "127.0.0.1:9514"
+    # TLS, basic auth and headers of the HTTP side, in the Prometheus exporter-toolkit web configuration format
+    # (certwatch.export.webconfig); re-read on SIGHUP.
+    web_config_file: ReadableFile | None = None
 
 
 class IngressConfig(Frozen):
@@ -239,6 +264,9 @@ class Config(Frozen):
     input: InputConfig = InputConfig()
     correlation: CorrelationConfig = CorrelationConfig()
     clusters: dict[str, list[str]] = Field(default_factory=dict)
+    # Which senders may speak for which node: node -> CIDRs and/or client certificate names (TLS). A message whose
+    # host is a listed node from anywhere else is dropped and counted (reason="node_sender_mismatch").
+    node_senders: dict[str, Annotated[list[SenderEntry], Field(min_length=1)]] = Field(default_factory=dict)
     ingress: IngressConfig = IngressConfig()
     incidents: IncidentsConfig = IncidentsConfig()
     state: StateConfig = StateConfig()
@@ -265,6 +293,19 @@ class Config(Frozen):
     def engine(self) -> EngineSettings:
         """The correlator's settings: windows and bounds, and the metrics' label-set bound."""
         return self.correlation.engine(self.metrics.max_series)
+
+    def node_bindings(self) -> dict[str, NodeBinding]:
+        """``node_senders`` split into networks and certificate names, per node."""
+        out = {}
+        for node, entries in self.node_senders.items():
+            networks, names = [], set()
+            for entry in entries:
+                try:
+                    networks.append(ipaddress.ip_network(entry, strict=False))
+                except ValueError:
+                    names.add(entry.lower())
+            out[node] = NodeBinding(tuple(networks), frozenset(names))
+        return out
 
     def node_clusters(self) -> dict[str, str]:
         """``node -> cluster``; nodes not listed belong to ``default``."""

@@ -16,6 +16,7 @@ DROP_REASONS: Final = (
     "sender_refused",  # UDP: a datagram from an address outside allowed_senders
     "truncated_frame",  # TCP/TLS: a connection closed inside an octet-counted frame
     "shutdown",  # received, but not processed before the shutdown deadline
+    "node_sender_mismatch",  # names a node of node_senders but comes from another address or certificate
 )
 REFUSAL_REASONS: Final = ("sender", "limit")  # outside allowed_senders; max_connections reached
 CLOSE_REASONS: Final = ("peer", "idle", "shutdown", "error")
@@ -29,6 +30,9 @@ TLS_FAILURES: Final = (
     "closed",
     "other",
 )
+# Requests refused under http.web_config_file: 401 (no, malformed or wrong credentials), 403 (client certificate
+# SAN not allowed), 429 (rate_limit reached, or too many passwords waiting for a bcrypt check).
+HTTP_REFUSALS: Final = ("missing", "malformed", "unknown_user", "wrong_password", "client_san", "rate_limited")
 
 
 class MetricSpec(NamedTuple):
@@ -98,6 +102,12 @@ METRICS: Final[dict[str, MetricSpec]] = {
         "counter", ("transport", "reason"), "Connections closed, by who or what closed them"
     ),
     "certwatch_tls_handshake_failures_total": MetricSpec("counter", ("reason",), "Failed TLS handshakes"),
+    "certwatch_http_requests_refused_total": MetricSpec(
+        "counter",
+        ("reason",),
+        "HTTP requests refused by http.web_config_file: credentials missing, malformed or wrong (401), client "
+        "certificate SAN (403), rate limit (429)",
+    ),
     "certwatch_backpressure_pauses_total": MetricSpec(
         "counter", (), "Times a TCP/TLS connection stopped being read because the ingress queue was full"
     ),
@@ -161,6 +171,7 @@ class Telemetry:
         default_factory=lambda: {(t, r): 0 for t in ("tcp", "tls") for r in CLOSE_REASONS}
     )
     tls_failures: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TLS_FAILURES, 0))
+    http_refused: dict[str, int] = field(default_factory=lambda: dict.fromkeys(HTTP_REFUSALS, 0))
     overlong: int = 0
     backpressure_pauses: int = 0
     incident_changes: dict[str, int] = field(default_factory=lambda: {"opened": 0, "reopened": 0, "resolved": 0})

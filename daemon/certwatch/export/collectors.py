@@ -142,6 +142,7 @@ class CertwatchCollector(Collector):
         yield _by("certwatch_connections_refused_total", t.refused)
         yield _by("certwatch_connections_closed_total", t.closed)
         yield _by("certwatch_tls_handshake_failures_total", {(k,): v for k, v in t.tls_failures.items()})
+        yield _by("certwatch_http_requests_refused_total", {(k,): v for k, v in t.http_refused.items()})
         yield _by("certwatch_backpressure_pauses_total", {(): t.backpressure_pauses})
         ingress = state.ingress
         yield _by("certwatch_ingress_queue_batches", {(): ingress.queued if ingress else 0})

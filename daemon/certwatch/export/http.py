@@ -14,6 +14,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.process_collector import ProcessCollector
 
 from certwatch.export.collectors import CertwatchCollector
+from certwatch.export.webauth import Guard
 from certwatch.state import State
 
 STATE_KEY = web.AppKey("state", State)
@@ -32,8 +33,12 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
-def build_app(state: State) -> web.Application:
+def build_app(state: State, guard: Guard | None = None) -> web.Application:
+    """The routes; with ``guard``, behind the rate limit, client SAN check and basic auth of ``http.web_config_file``
+    (``/healthz`` and ``/readyz`` stay open) and with its headers."""
     app = web.Application(middlewares=[_errors])
+    if guard is not None:
+        guard.install(app)
     app[STATE_KEY] = state
     metrics = make_aiohttp_handler(registry_for(state))
 

@@ -23,7 +23,8 @@ from typing import cast
 from certwatch.config import TcpListener, TlsListener, split_address
 from certwatch.framing import FramingStats, StreamFramer
 from certwatch.ingress import Batch, Ingress
-from certwatch.listeners import tls
+from certwatch.listeners import binding, tls
+from certwatch.listeners.binding import Bindings
 from certwatch.listeners.senders import SenderFilter
 from certwatch.reader import Joiner, ReadStats
 from certwatch.telemetry import Telemetry
@@ -44,8 +45,10 @@ class StreamListener:
         clock: Callable[[], float],
         context: ssl.SSLContext | None = None,
         on_identity: Callable[[str, str | None], None] | None = None,
+        bindings: Bindings | None = None,
     ) -> None:
         self.config = config
+        self.bindings = bindings
         self.transport_name = "tls" if context is not None else "tcp"
         self.ingress = ingress
         self.telemetry = telemetry
@@ -178,10 +181,14 @@ class StreamProtocol(asyncio.Protocol):
         self._registered = True
         listener.telemetry.connections[name] += 1
         listener.telemetry.connections_open[name] += 1
+        names = None
         if listener.context is not None:
-            self.identity = tls.peer_identity(transport.get_extra_info("peercert"))
+            peercert = transport.get_extra_info("peercert")
+            self.identity = tls.peer_identity(peercert)
+            names = tls.peer_names(peercert)
             if listener.on_identity is not None:
                 listener.on_identity(host, self.identity)
+        self.joiner = binding.joiner(listener.limit, listener.read_stats, listener.bindings, host, name, names)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._registered:

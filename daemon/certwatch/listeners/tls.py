@@ -45,6 +45,15 @@ def failure_reason(exc: BaseException) -> str:
     return "other"
 
 
+def peer_names(peercert: Any) -> frozenset[str]:
+    """The subject CNs and DNS SANs of a verified client certificate, lowercased (``node_senders`` names)."""
+    if not peercert:
+        return frozenset()
+    names = {value for rdn in peercert.get("subject", ()) for key, value in rdn if key == "commonName"}
+    names.update(value for kind, value in peercert.get("subjectAltName", ()) if kind == "DNS")
+    return frozenset(name.lower() for name in names)
+
+
 def peer_identity(peercert: Any) -> str | None:
     """``CN=...`` and the DNS SANs of a verified client certificate (``getpeercert()``), for the logs."""
     if not peercert:

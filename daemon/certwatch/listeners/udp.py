@@ -23,7 +23,8 @@ from typing import Any, Final
 
 from certwatch.config import UdpListener, split_address
 from certwatch.ingress import Batch, Ingress
-from certwatch.listeners import kernel
+from certwatch.listeners import binding, kernel
+from certwatch.listeners.binding import Bindings
 from certwatch.listeners.senders import SenderFilter
 from certwatch.reader import Joiner, ReadStats
 from certwatch.telemetry import Telemetry
@@ -67,8 +68,10 @@ class UdpProtocol(asyncio.DatagramProtocol):
         max_senders: int,
         clock: Callable[[], float],
         batch_wait: float = 0.0,
+        bindings: Bindings | None = None,
     ) -> None:
         self._allowed = allowed
+        self._bindings = bindings
         self.batch_wait = batch_wait
         self._ingress = ingress
         self._telemetry = telemetry
@@ -201,7 +204,8 @@ class UdpProtocol(asyncio.DatagramProtocol):
     def _sender(self, addr: Address, now: float) -> _Sender:
         sender = self._senders.get(addr)
         if sender is None:
-            sender = self._senders[addr] = _Sender(Joiner(self._limit, self._read_stats), now)
+            joiner = binding.joiner(self._limit, self._read_stats, self._bindings, str(addr[0]), "udp", None)
+            sender = self._senders[addr] = _Sender(joiner, now)
             if len(self._senders) > self._max_senders:
                 _, oldest = self._senders.popitem(last=False)
                 done = oldest.joiner.flush()
@@ -269,10 +273,11 @@ async def open_udp(
     max_senders: int,
     clock: Callable[[], float],
     batch_wait: float = 0.0,
+    bindings: Bindings | None = None,
 ) -> UdpListenerHandle:
     sock = _socket(config)
     allowed = SenderFilter(config.allowed_senders) if config.allowed_senders else None
-    protocol = UdpProtocol(allowed, ingress, telemetry, read_stats, limit, max_senders, clock, batch_wait)
+    protocol = UdpProtocol(allowed, ingress, telemetry, read_stats, limit, max_senders, clock, batch_wait, bindings)
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(lambda: protocol, sock=sock)
     return UdpListenerHandle(config, transport, protocol)
