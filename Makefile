@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_DEBS := openssl prometheus prometheus-alertmanager rsyslog rsyslog-gnutls systemd procps
 BENCH_DEBS := mtail
 
-.PHONY: run test lint types unit bench fuzz install debs-test debs-bench clean
+.PHONY: run test lint types unit bench soak fuzz install debs-test debs-bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ test: lint types unit
 # BENCH_ARGS=--quick for a short run. Exits 1 only when a measurement fails.
 bench: $(STAMP) debs-bench
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# A long run under mixed UDP/TCP/TLS traffic with failing and recovering origins, scrapes, API calls, reloads and
+# one restart; RSS, descriptors, tasks and loop lag every 10 s. SOAK_SECONDS=300 for a shorter run (default 1800).
+SOAK_SECONDS ?= 1800
+soak: $(STAMP) debs-test
+	$(BIN)/python bench/soak.py --seconds $(SOAK_SECONDS)
 
 # atheris harnesses (tests/fuzz), one target after another, FUZZ_SECONDS each (FUZZ_SECONDS=1800 for a longer run;
 # FUZZ_TARGETS="engine udp" for some). Corpora, logs and crashing inputs in tests/fuzz/out. Exits 1 on a finding.

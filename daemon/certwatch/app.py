@@ -287,9 +287,14 @@ class Daemon:
     async def _ticker(self) -> None:
         """Messages waiting for continuation lines, idle connections, incident expiry (receive clock)."""
         last_expiry = 0.0
+        loop = asyncio.get_running_loop()
+        telemetry = self.state.telemetry
         while True:
             wait = self.config.ingress.continuation_wait
-            await asyncio.sleep(min(wait / 2, 0.1))
+            pause = min(wait / 2, 0.1)
+            asleep = loop.time()
+            await asyncio.sleep(pause)
+            telemetry.loop_lag = max(0.0, loop.time() - asleep - pause)  # how late the loop woke us: its backlog
             now = self.clock()
             for handle in self.state.udp:
                 handle.protocol.flush_idle(now, wait)
@@ -299,6 +304,7 @@ class Daemon:
             if (store := self.store) is not None and store.due(self.state.engine.correlator, now):
                 store.save_soon(self.state.engine.correlator, now)
             if now - last_expiry >= 1.0:
+                telemetry.tasks = len(asyncio.all_tasks(loop))
                 self.state.engine.correlator.expire(now)
                 self.state.incidents.forget(now)
                 last_expiry = now

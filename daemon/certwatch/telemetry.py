@@ -140,6 +140,10 @@ METRICS: Final[dict[str, MetricSpec]] = {
         "gauge", (), "Time of the last configuration load attempt, Unix seconds"
     ),
     "certwatch_scrape_duration_seconds": MetricSpec("gauge", (), "Time the previous /metrics scrape took"),
+    "certwatch_event_loop_lag_seconds": MetricSpec(
+        "gauge", (), "How late the event loop ran the 100 ms housekeeping timer last time (its backlog)"
+    ),
+    "certwatch_asyncio_tasks": MetricSpec("gauge", (), "asyncio tasks alive (sampled every second)"),
     "certwatch_state_last_save_timestamp_seconds": MetricSpec(
         "gauge", (), "When the incident state file was last written, Unix seconds (0: not yet, or state.path off)"
     ),
@@ -179,5 +183,7 @@ class Telemetry:
     config_reload_timestamp: float = 0.0
     scrape_duration: float = 0.0
     state_last_save: float = 0.0
+    loop_lag: float = 0.0
+    tasks: int = 0
     state_load_failures: int = 0
     state_save_failures: int = 0

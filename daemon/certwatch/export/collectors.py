@@ -194,6 +194,8 @@ class CertwatchCollector(Collector):
         yield _by("certwatch_config_last_reload_success", {(): 1 if t.config_reload_success else 0})
         yield _by("certwatch_config_last_reload_timestamp_seconds", {(): t.config_reload_timestamp})
         yield _by("certwatch_scrape_duration_seconds", {(): t.scrape_duration})
+        yield _by("certwatch_event_loop_lag_seconds", {(): t.loop_lag})
+        yield _by("certwatch_asyncio_tasks", {(): t.tasks})
         yield _by("certwatch_state_last_save_timestamp_seconds", {(): t.state_last_save})
         yield _by("certwatch_state_load_failures_total", {(): t.state_load_failures})
         yield _by("certwatch_state_save_failures_total", {(): t.state_save_failures})
