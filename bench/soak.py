@@ -5,8 +5,8 @@ the run), on their own Expressway nodes, at fixed rates. Each node has three ori
 phases (the verify WARNING, the ERROR, the 502 event and response) and recovering phases (successful
 transactions, which resolve the incidents), plus other programs' lines. Meanwhile: a ``/metrics`` scrape every
 second, an API call every 5 s, a SIGHUP every 60 s, and one restart (SIGTERM, then start again on the same state
-file) half-way, at a moment when incidents are active. Every 10 s: RSS and open descriptors (/proc), asyncio tasks and event-loop lag (the daemon's own
-gauges), messages processed.
+file) half-way, at a moment when incidents are active. Every 10 s: RSS and open descriptors (/proc), asyncio
+tasks and event-loop lag (the daemon's own gauges), messages processed.
 
 Reported: the samples (``bench/out/soak/samples.csv``, printed as they are taken), the spread of RSS
 and descriptors after the warm-up (goal: within 5 %), the accounting of every message sent (processed + counted
