@@ -177,8 +177,10 @@ def test_the_rules_between_keys_are_checked_together(tmp_path: Path) -> None:
         tmp_path,
     )
     assert [
-        "basic_auth_users.bob: not a bcrypt hash ($2y$, $2b$ or $2a$, cost 04 to 31: htpasswd -nBC 10 '' | tr -d "
-        "':\\n')",
+        (
+            "basic_auth_users.bob: not a bcrypt hash ($2y$, $2b$ or $2a$, cost 04 to 31: htpasswd -nBC 10 '' | tr -d "
+            "':\\n')"
+        ),
         "tls_server_config: missing one of key or key_file",
         "tls_server_config: give cert or cert_file, not both",
         "tls_server_config: a client CA is configured without client_auth_type (RequireAndVerifyClientCert)",
@@ -194,8 +196,10 @@ def test_a_client_certificate_without_verification_is_refused(tmp_path: Path, au
     files(tmp_path, "server.crt", "server.key")
     data = {"tls_server_config": {"cert_file": "server.crt", "key_file": "server.key", "client_auth_type": auth}}
     assert [
-        f"tls_server_config.client_auth_type: {auth} (a client certificate without verification) is not supported: "
-        "use RequireAndVerifyClientCert with client_ca_file"
+        (
+            f"tls_server_config.client_auth_type: {auth} (a client certificate without verification) is not supported: "
+            "use RequireAndVerifyClientCert with client_ca_file"
+        )
     ] == problems(data, tmp_path)
 
 
@@ -311,3 +315,37 @@ def test_client_san_matching() -> None:
     assert san_allowed(cert, ("a@b",))
     assert not san_allowed(cert, ("prometheus.example.com",))
     assert not san_allowed(None, ("prom.example.com",))
+
+
+# ---- the shipped example and the deployment files ------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "deploy" / "web-config.yml"
+
+
+def test_the_shipped_example_loads_and_lets_no_one_in_as_shipped(tmp_path: Path) -> None:
+    """deploy/web-config.yml is valid next to its tls.crt and tls.key (relative names); its one user's hash is a
+    real bcrypt hash, of no password a reader could guess from the repository."""
+    files(tmp_path, "tls.crt", "tls.key")
+    (tmp_path / "web-config.yml").write_text(EXAMPLE.read_text())
+    config = webconfig.load(tmp_path / "web-config.yml").config
+    (hashed,) = config.basic_auth_users.values()
+    assert (tmp_path / "tls.crt", tmp_path / "tls.key") == (
+        config.tls_server_config.cert_file,
+        config.tls_server_config.key_file,
+    )
+    for guess in ("", "prometheus", "password", "changeme", "admin", "certwatch"):
+        assert not bcrypt.checkpw(guess.encode(), hashed.encode())
+
+
+def test_deployment_files_mount_the_web_config_where_the_container_config_names_it() -> None:
+    """The commented web_config_file of the container configuration lives in the directory that compose and the
+    Kubernetes Deployment (commented too) mount, and the example's name is the file's name there."""
+    container = (ROOT / "deploy" / "certwatch.container.yaml").read_text()
+    (named,) = [line.split(":", 1)[1].strip() for line in container.splitlines() if "web_config_file:" in line]
+    directory, _, name = named.rpartition("/")
+    compose = (ROOT / "deploy" / "compose.yaml").read_text()
+    deployment = (ROOT / "deploy" / "kubernetes" / "deployment.yaml").read_text()
+    assert (EXAMPLE.name, True) == (name, f"./certwatch-web:{directory}:ro" in compose)
+    assert f"mountPath: {directory}" in deployment
+    assert f"--from-file={name}" in deployment
