@@ -23,13 +23,14 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from certwatch.correlate import Correlator, Finding, FindingKey, FindingState
 from certwatch.model import Cause
+from certwatch.report import iso
 from certwatch.telemetry import Telemetry
 
 VERSION: Final = 1
@@ -61,6 +62,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Timestamp = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class FindingRecord(_Strict):
     node: str
     origin: str
@@ -69,24 +73,40 @@ class FindingRecord(_Strict):
     enforced: bool
     cluster: str
     origin_ip: str | None
-    first_seen: float
+    first_seen: Timestamp
     first_offset: int
-    last_seen: float
+    last_seen: Timestamp
     last_offset: int
     state: FindingState
     cert_failures: int
     bad_gateway: int
     error: str | None
     depth: int | None
-    last_failure: float
-    last_activity: float
-    changed_at: float
+    last_failure: Timestamp
+    last_activity: Timestamp
+    changed_at: Timestamp
     evidence: list[str]
+
+    @model_validator(mode="after")
+    def _dates(self) -> FindingRecord:
+        """The times the reports and the incident API show must be dates (years 1 to 9999, offsets within a day):
+        a file with others (the fuzzer wrote an offset of -2,084 days: every incident API request then failed) is
+        unusable, like any invalid one."""
+        for name, ts, offset in (
+            ("first_seen", self.first_seen, self.first_offset),
+            ("last_seen", self.last_seen, self.last_offset),
+            ("changed_at", self.changed_at, 0),
+        ):
+            try:
+                iso(ts, offset)
+            except (ValueError, OverflowError, OSError):
+                raise ValueError(f"{name} {ts} (UTC offset {offset} s) is not a date") from None
+        return self
 
 
 class Document(_Strict):
     version: Literal[1]
-    saved_at: float
+    saved_at: Timestamp
     findings: list[FindingRecord]
 
 

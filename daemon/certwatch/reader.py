@@ -272,13 +272,15 @@ class Scanner:
             self._discarding = False
         buf = self._carry + data if self._carry else data
         end = buf.rfind(b"\n") + 1
+        # The complete lines first: ``_cut`` still tells whether the first of them is the head of a cut line.
+        out = self._scan(buf, end) if end else []
         self._carry = buf[end:]
         if len(self._carry) > self._limit + 1:  # +1: a trailing "\r" is not part of the line
             self._carry = self._carry[: self._limit]
             self.stats.overlong_lines += 1
             self._discarding = True
-            self._cut = True
-        return self._scan(buf, end) if end else []
+            self._cut = True  # for the next chunk's first line
+        return out
 
     def finish(self) -> list[bytes]:
         out: list[bytes] = []

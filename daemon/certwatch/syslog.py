@@ -24,6 +24,10 @@ from certwatch.model import Failure, Header
 
 _MONTHS: Final = {m: i for i, m in enumerate(calendar.month_abbr) if m}
 _FUTURE_SLACK: Final = 2 * 86400.0
+# A stamp is a time only when its UTC time is a date too (years 1 to 9999): reports format it (0001-01-01T00:00+01:00
+# is year 0 in UTC, which made every report of its finding fail).
+_FIRST_SECOND: Final = calendar.timegm((1, 1, 1, 0, 0, 0))
+_LAST_SECOND: Final = calendar.timegm((9999, 12, 31, 23, 59, 59))
 
 # RFC 3164 / snapshot. The host may end with a colon; the tag is optional (clusterdb lines have none).
 # Groups: 1 PRI; RFC 3339 stamp as 2 whole seconds, 3 fraction, 4 zone; classic stamp as 5-9; 10 host; 11 tag.
@@ -99,6 +103,8 @@ class StampCache:
             if abs(off) >= 86400:
                 return None
         epoch = calendar.timegm(naive.timetuple()) - off
+        if not _FIRST_SECOND <= epoch <= _LAST_SECOND:
+            return None
         return float(epoch), off
 
 
@@ -156,6 +162,8 @@ class HeaderReader:
                 continue  # 29 February of a year that has none: try the year before
             offset = self._zone.utcoffset(naive) or timedelta(0)
             epoch = calendar.timegm(naive.timetuple()) - offset.total_seconds()
+            if not _FIRST_SECOND <= epoch <= _LAST_SECOND:
+                continue
             if epoch <= self.reference + _FUTURE_SLACK:
                 return epoch, int(offset.total_seconds())
         return None

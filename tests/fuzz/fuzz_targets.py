@@ -18,6 +18,7 @@ import atexit
 import dataclasses
 import ipaddress
 import itertools
+import json
 import math
 import shutil
 import tempfile
@@ -30,19 +31,24 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
 
+import orjson
 import uvloop
 from pydantic import BaseModel
 
 from certwatch import config as configuration
+from certwatch import persist
 from certwatch.correlate import Change, EngineSettings, Finding
 from certwatch.engine import Engine
+from certwatch.export import webconfig
 from certwatch.framing import StreamFramer
+from certwatch.incidents import Incidents
 from certwatch.ingress import Ingress
 from certwatch.listeners.senders import SenderFilter
 from certwatch.listeners.udp import UdpProtocol
 from certwatch.model import FAILURE_REASONS, Cause, CertFailure, ErrorResponse, Failure, Header, HttpKind, HttpLine
 from certwatch.parse import read_event
 from certwatch.reader import Joiner, LineReader, ReadStats, Scanner, looks_like_header
+from certwatch.report import findings_doc, iso
 from certwatch.syslog import HOST, HeaderReader
 from certwatch.telemetry import Telemetry
 from certwatch.testing import FakeClock
@@ -92,11 +98,18 @@ class Input:
         """When the next control byte is odd: a short run of ``payload`` (1 to 8 bytes, from a chosen offset)
         repeated until ``size`` bytes in all, the way long hostile lines are built (a 64 KiB datagram of spaces
         inside a warning). Superlinear matching shows up as a slow input."""
-        if not self.byte() & 1:
+        how = self.byte()
+        if not how & 1:
             return payload
         at = (self.byte() << 8 | self.byte()) % (len(payload) + 1)
-        unit = payload[at : at + 1 + self.byte() % 8] or b" "
+        # mostly the one byte at that offset (a run of spaces, of letters, of digits), else up to 8 bytes
+        unit = payload[at : at + (1 + (how >> 2) % 8 if how & 2 else 1)] or b" "
         return payload[:at] + unit * max(0, (size - len(payload)) // len(unit)) + payload[at:]
+
+    def stretched_rest(self) -> bytes:
+        """The rest, after four control bytes for :meth:`stretch`."""
+        controls = Input(self.take(4))
+        return controls.stretch(self.rest())
 
     def records(self) -> list[tuple[int, bytes]]:
         """The rest as records: a meta byte, a two-byte length (big-endian), that many bytes (fewer at the end)."""
@@ -205,7 +218,7 @@ def syslog_header(data: bytes) -> None:
     """``HeaderReader.read`` on any text: a Header or a counted Failure; the stamp cache changes no result."""
     inp = Input(data)
     zone, reference = inp.choice(ZONES), inp.choice(REFERENCES)
-    raw = inp.stretch(inp.rest())
+    raw = inp.stretched_rest()
     text = raw.decode(errors="replace")
     reader = HeaderReader(zone, reference)
     first = timed("reading a header", lambda: reader.read(text))
@@ -219,13 +232,23 @@ def syslog_header(data: bytes) -> None:
         check(-86400 < first.offset < 86400, f"UTC offset {first.offset} out of range")
         check(first.host != "", "empty host")
         check(first.text is text and text.endswith(first.body), "body is not the end of the text")
+        try:
+            iso(first.ts, first.offset)  # as every report shows it
+        except (ValueError, OverflowError) as exc:
+            raise CheckFailedError(f"time stamp {first.ts} (offset {first.offset}) is no date: {exc}") from None
     host = HOST.match(raw)
     check(host is None or host[1], "HOST matched an empty host")
 
 
 def syslog_header_seeds() -> list[bytes]:
     lines = sample_lines()
-    return [b"\x00\x00\x00" + line for line in lines] + [b"\x01\x02\x00" + line for line in lines[::7]]
+    regressions = [  # year 0 and year 10000 in UTC (tests/unit/test_fuzz_regressions.py)
+        b"<28>0001-01-01T00:00:00.000+01:00 expc01 traffic_server[1]: x",
+        b"<28>9999-12-31 23:59:59,999-0100 expc01 traffic_server[1]: x",
+    ]
+    return [b"\x00\x00\x00\x00\x00\x00" + line for line in [*lines, *regressions]] + [
+        b"\x01\x02\x00\x00\x00\x00" + line for line in lines[::7]
+    ]
 
 
 # ---- traffic_server event parsers ----------------------------------------------------------------------------------
@@ -234,7 +257,7 @@ def syslog_header_seeds() -> list[bytes]:
 def traffic_server(data: bytes) -> None:
     """``read_event`` on any body: an event with sane fields, None (ignored) or a counted Failure."""
     inp = Input(data)
-    body = inp.stretch(inp.rest()).decode(errors="replace")
+    body = inp.stretched_rest().decode(errors="replace")
     event = timed("reading an event", lambda: read_event(body))
     check(event == read_event(body), "reading an event twice (the second from the caches) differs")
     if event is None:
@@ -261,8 +284,27 @@ def traffic_server_seeds() -> list[bytes]:
         for message in messages:
             header = reader.read(message.decode(errors="replace"))
             if isinstance(header, Header) and header.app == "traffic_server":
-                bodies.add(b"\x00" + header.body.encode())
-    return sorted(bodies)
+                bodies.add(b"\x00\x00\x00\x00" + header.body.encode())
+    return sorted(bodies) + traffic_server_regressions()
+
+
+def stretched(body: bytes, at: int) -> bytes:
+    """A seed in stretch mode: the byte at ``at`` repeated to 64 KiB (see :meth:`Input.stretch`)."""
+    return bytes((1, at >> 8, at & 0xFF, 0)) + body
+
+
+def traffic_server_regressions() -> list[bytes]:
+    """What this target found (tests/unit/test_fuzz_regressions.py), as inputs of its own."""
+    verify = (
+        b"[ET_NET 2] WARNING: Core server certificate verification failed for (cucm-sub1.example.com). "
+        b"Action=Terminate Error=self signed certificate server=cucm-sub1.example.com(10.10.10.12) depth=0"
+    )
+    return [
+        b'\x00\x00\x00\x00Ev="Sending HTTP error response" Status="40\xc2\xb24".Dst-port="40\x00\x00002"',  # ValueError
+        b'1\x00\x00wed" d"\x00DetEvent="Sending HTTP error response*ail="Access allgw',  # a hang: 22 s
+        stretched(verify, verify.index(b"Error=self ") + 10),  # 7 s
+        stretched(verify, len(verify) - 1),  # depth=000...0: ValueError
+    ]
 
 
 # ---- reading files: LF framing, continuation joining (LineReader, Scanner) ----------------------------------------
@@ -313,7 +355,8 @@ def lf_reader(data: bytes) -> None:
 
 def lf_reader_seeds() -> list[bytes]:
     docs = sample_documents()
-    return [b"\x00\x00" + doc for doc in docs] + [b"\x03\x02\x00\x40\x01\x00" + doc for doc in docs[:4]]
+    found = b'\x03\x01\x00\x10traffic_server\r\nf-93be-53d7e6f7a8b-7feb-4b99" Sec2d'  # limit 33, cut at 16: the CR
+    return [b"\x00\x00" + doc for doc in docs] + [b"\x03\x02\x00\x40\x01\x00" + doc for doc in docs[:4]] + [found]
 
 
 # ---- TCP/TLS stream framing: LF and octet counting (StreamFramer) -------------------------------------------------
@@ -587,7 +630,7 @@ def engine(data: bytes) -> None:
     live = inp.byte() & 1
     step = inp.byte() / 8.0
     long_one = inp.byte()  # the message that may be stretched
-    stretch = Input(inp.take(5))
+    stretch = Input(inp.take(4))
     batches: list[list[bytes]] = [[]]
     for i, (meta, payload) in enumerate(inp.records()):
         batches[-1].append(stretch.stretch(payload) if i == long_one else payload)
@@ -604,6 +647,7 @@ def engine(data: bytes) -> None:
         check(fast.engine.stats.messages == fed, "a message was not counted")
     for run in (fast, reference):
         run.engine.correlator.flush(run.engine.latest if not live else 1_663_142_400.0 + len(batches) * step)
+    json.dumps(findings_doc(fast.engine.correlator.findings()))  # what analyze prints and the incident API serves
     check(
         _engine_snapshot(fast.engine, fast.changes) == _engine_snapshot(reference.engine, reference.changes),
         "fast and layered paths differ after the final flush",
@@ -614,7 +658,7 @@ def engine_seeds() -> list[bytes]:
     out = []
     for i, messages in enumerate(sample_messages()):
         body = b"".join(record(1 if j % 7 == 6 else 0, m) for j, m in enumerate(messages))
-        out.append(bytes((i % 3, i % 2, 8, 255, 0, 0, 0, 0, 0)) + body)
+        out.append(bytes((i % 3, i % 2, 8, 255, 0, 0, 0, 0)) + body)
     return out
 
 
@@ -792,6 +836,107 @@ def config_load_seeds() -> list[bytes]:
     ]
 
 
+# ---- the web configuration file (certwatch.export.webconfig.load) ---------------------------------------------------
+
+_web = _scratch / "web"
+_web.mkdir()
+for _name in ("server.crt", "server.key", "ca.crt"):
+    (_web / _name).write_bytes(b"-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n")
+_web_file = _web / "web.yml"
+BCRYPT_EXAMPLE: Final = "$2y$10$" + "N" * 53
+
+
+def web_config(data: bytes) -> None:
+    """``webconfig.load`` on any file (names of readable and missing files beside it): WebSettings, or
+    WebConfigError with its problems."""
+    _web_file.write_bytes(data)
+    try:
+        settings = webconfig.load(_web_file)
+    except webconfig.WebConfigError as exc:
+        check(exc.problems and all(isinstance(p, str) for p in exc.problems), "an error without its problems")
+        return
+    tls = settings.config.tls_server_config
+    check(len(settings.tls_digest) == 64, "the TLS digest")
+    check(tls.enabled or not tls.verifies_clients, "client verification without TLS")
+
+
+def web_config_seeds() -> list[bytes]:
+    return [
+        b"",
+        b"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+        b"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n  min_version: TLS12\n"
+        b"  cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]\n  curve_preferences: [X25519]\n"
+        b"http_server_config:\n  headers: {Strict-Transport-Security: max-age=31536000, X-Frame-Options: deny}\n"
+        b"basic_auth_users:\n  prometheus: "
+        + BCRYPT_EXAMPLE.encode()
+        + b"\nrate_limit: {interval: 1m30s, burst: 20}\n",
+        b"tls_server_config:\n  cert: |\n    x\n  key: y\n  client_allowed_sans: [a]\n  max_version: TLS11\n",
+        (
+            b"basic_auth_users: {a: $2b$04$x, b: ~}\nrate_limit: {interval: 100, burst: -1}\n"
+            b"http_server_config: {http2: no}\n"
+        ),
+        (
+            b"tls_server_config: {cert_file: missing.crt, key_file: ../web/server.key,"
+            b" client_auth_type: RequireClientCert}\n"
+        ),
+    ]
+
+
+# ---- the state file (certwatch.persist: StateStore.restore, then the restored incidents in use) ------------------
+
+_state_file = _scratch / "state" / "state.json"
+_state_file.parent.mkdir()
+STATE_NOW: Final = 1_663_200_000.0
+
+
+class _NullLog:
+    def _ignore(self, event: str, **fields: object) -> None:
+        pass
+
+    info = warning = error = debug = _ignore
+
+
+def state(data: bytes) -> None:
+    """A state file restored at start (unusable: moved aside and counted), then the restored incidents served by the
+    API, fed new traffic and expired: nothing raises, every table stays within its bound (the bounds are small when
+    the file's length is odd)."""
+    for stale in _state_file.parent.iterdir():
+        stale.unlink()
+    _state_file.write_bytes(data)
+    telemetry = Telemetry()
+    settings = ENGINE_SETTINGS[len(data) % 2]
+    engine = Engine(settings, CLUSTERS, reference=REFERENCES[0])
+    restored = persist.StateStore(_state_file, 60.0, telemetry, _NullLog()).restore(engine.correlator, STATE_NOW)
+    if telemetry.state_load_failures:
+        check(restored == 0 and not _state_file.exists(), "an unusable state file was not moved aside")
+    else:
+        check(restored == len(engine.correlator.findings()) <= settings.max_findings, f"{restored} restored")
+    incidents = Incidents(telemetry, 3600.0)
+    incidents.correlator = engine.correlator
+    json.dumps(incidents.documents())
+    for i, messages in enumerate(sample_messages()[:3]):
+        engine.feed(list(messages), STATE_NOW + i)
+    engine.correlator.expire(STATE_NOW + 1000.0)
+    json.dumps(incidents.documents())
+    incidents.forget(STATE_NOW + 5000.0)
+    c = engine.correlator
+    for table, (size, bound) in c.table_sizes().items():
+        check(size <= bound, f"table {table}: {size} entries, bound {bound}")
+
+
+def state_seeds() -> list[bytes]:
+    out = [b"", b"{}", b'{"version": 1, "saved_at": 0, "findings": []}']
+    for i, messages in enumerate(sample_messages()):
+        engine = Engine(ENGINE_SETTINGS[0], CLUSTERS, reference=REFERENCES[0])
+        engine.feed(list(messages))
+        engine.correlator.flush(engine.latest)
+        if engine.correlator.findings():
+            out.append(orjson.dumps(persist.snapshot(engine.correlator, STATE_NOW - 60.0 * i)))
+    document = orjson.loads(out[-1])
+    document["findings"][0]["first_offset"] = -180_018_000  # what this target found: -2,084 days
+    return [*out, orjson.dumps(document)]
+
+
 # ---- libFuzzer dictionaries ------------------------------------------------------------------------------------------
 
 # Tokens libFuzzer splices into inputs (its -dict): the literals the regexes look for, which the bytecode
@@ -861,6 +1006,23 @@ FRAMING_TOKENS: Final = ("\n", "\r\n", " ", "|", "HTTPMSG:", "SIPMSG:", "0 ", "1
 CONFIG_TOKENS: Final = (*CONFIG_KEYS, *(s for s in CONFIG_STRINGS if s), ": ", "\n  - ", "{", "}", "[", "]", "&a ",
                         "*a", "!!binary ", "? ", "'", '"', "\t", "---\n", ".inf", ".nan", "~")  # fmt: skip
 
+WEB_TOKENS: Final = (
+    "tls_server_config:", "http_server_config:", "basic_auth_users:", "rate_limit:", "cert_file: server.crt",
+    "key_file: server.key", "client_ca_file: ca.crt", "cert: ", "key: ", "client_ca: ", "client_auth_type: ",
+    "RequireAndVerifyClientCert", "VerifyClientCertIfGiven", "RequireAnyClientCert", "NoClientCert",
+    "client_allowed_sans: ", "min_version: ", "max_version: ", "TLS10", "TLS13", "cipher_suites: ",
+    "TLS_AES_128_GCM_SHA256", "curve_preferences: ", "X25519", "prefer_server_cipher_suites: ", "headers: ",
+    "Strict-Transport-Security", "X-Frame-Options", "sameorigin", "http2: ", "interval: ", "burst: ", "1m30s", "µs",
+    BCRYPT_EXAMPLE, "$2a$31$", "\n  ", "{", "}", "[", "]", "~", "''", ": ",
+)  # fmt: skip
+STATE_TOKENS: Final = (
+    '"version":1', '"saved_at":', '"findings":[', '"node":', '"origin":', '"port":', '"cause":"expired"',
+    '"enforced":', '"cluster":', '"origin_ip":', '"first_seen":', '"first_offset":', '"last_seen":', '"last_offset":',
+    '"state":"failing"', '"state":"resolved"', '"state":"new"', '"cert_failures":', '"bad_gateway":', '"error":',
+    '"depth":', '"last_failure":', '"last_activity":', '"changed_at":', '"evidence":[', "null", "true", "1e308",
+    "-1", "1.5", "18446744073709551616",
+)  # fmt: skip
+
 
 # ---- the registry ----------------------------------------------------------------------------------------------------
 
@@ -894,5 +1056,7 @@ TARGETS: Final = {
                SYSLOG_TOKENS + EVENT_TOKENS),
         Target("config_parse", config_parse, config_parse_seeds, 2048, ("config",)),
         Target("config_load", config_load, config_load_seeds, 8192, ("config",), CONFIG_TOKENS),
+        Target("web_config", web_config, web_config_seeds, 4096, ("export/webconfig",), WEB_TOKENS),
+        Target("state", state, state_seeds, 16384, ("persist", "incidents", "report"), STATE_TOKENS),
     )
 }  # fmt: skip

@@ -178,17 +178,23 @@ def read_log(name: str, text: str, code: int) -> Outcome:
 
 
 def exception(lines: list[str]) -> list[str]:
-    """The exception atheris printed: its last frames and its message."""
-    try:
-        start = next(i for i, entry in enumerate(lines) if "Uncaught Python exception" in entry)
-    except StopIteration:
-        return []
-    block = []
-    for entry in lines[start + 1 :]:
-        if entry.startswith("==") or not entry.strip():
-            break
-        block.append(entry)
-    return block[-7:]
+    """The exception atheris printed (its last frames and message), or the stack of a hang."""
+    for i, entry in enumerate(lines):
+        if "Uncaught Python exception" in entry:
+            block = []
+            for text in lines[i + 1 :]:
+                if text.startswith("==") or not text.strip():
+                    break
+                block.append(text)
+            return block[-7:]
+        if "=== Timeout:" in entry:
+            block = [entry.strip()]
+            for text in lines[i + 1 :]:
+                if text.startswith("ALARM") or "run.py" in text:
+                    break
+                block.append(text)
+            return block[:8]
+    return []
 
 
 def line_coverage(name: str, folders: list[Path]) -> str:
@@ -205,18 +211,18 @@ def line_coverage(name: str, folders: list[Path]) -> str:
     if done.returncode != 0 or not done.stdout.strip():
         return "replay failed"
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    return f"{report['covered']}/{report['statements']} ({report['percent']:.0f}%)"
+    return ", ".join(f"{name} {100.0 * got / total:.0f}%" for name, (got, total) in report["modules"].items() if total)
 
 
 def line(o: Outcome) -> str:
     return (
         f"{o.name}: {o.result}, {o.executions} executions in {o.seconds:.0f} s, cov {o.cov}, ft {o.ft}, "
-        f"corpus {o.corpus or '-'}, slowest {o.slowest:g} s, lines {o.lines}"
+        f"corpus {o.corpus or '-'}, slowest {o.slowest:g} s, lines covered: {o.lines}"
     )
 
 
 def summary(outcomes: list[Outcome]) -> None:
-    head = ("target", "executions", "exec/s", "cov", "ft", "corpus", "slowest s", "peak MB", "lines covered", "result")
+    head = ("target", "executions", "exec/s", "cov", "ft", "corpus", "slowest s", "peak MB", "result", "lines covered")
     rows = [
         (
             o.name,
@@ -227,8 +233,8 @@ def summary(outcomes: list[Outcome]) -> None:
             o.corpus or "-",
             f"{o.slowest:g}",
             str(o.peak_rss_mb),
-            o.lines,
             o.result,
+            o.lines,
         )
         for o in outcomes
     ]
@@ -277,13 +283,11 @@ def replay(name: str, folders: list[Path]) -> int:
             except Exception:  # noqa: BLE001 - findings are the fuzzing run's to report; here only coverage counts
                 failed += 1
     cov.stop()
-    statements = covered = 0
+    modules = {}
     for module in target.modules:
         _, lines, _, missing, _ = cov.analysis2(str(PACKAGE / f"{module}.py"))
-        statements += len(lines)
-        covered += len(lines) - len(missing)
-    percent = 100.0 * covered / statements if statements else 0.0
-    print(json.dumps({"statements": statements, "covered": covered, "percent": percent, "failed": failed}))
+        modules[module] = (len(lines) - len(missing), len(lines))
+    print(json.dumps({"modules": modules, "failed": failed}))
     return 0
 
 

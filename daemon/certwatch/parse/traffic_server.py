@@ -121,7 +121,8 @@ def _error_response(body: str) -> ErrorResponse | Failure:
         return Failure("truncated_error_response")
     fields = dict(p.KEY_VALUE.findall(body))
     status = fields.get("Status", "")
-    if not status.isdigit():
+    # An HTTP status: three ASCII digits at most (str.isdigit() also takes "²", which int() refuses).
+    if not (status.isascii() and status.isdigit()) or len(status) > 3:
         return Failure("truncated_error_response")
     return ErrorResponse(int(status), fields.get("Dst-ip") or None, port_number(fields.get("Dst-port")))
 
@@ -135,7 +136,7 @@ def _verify(body: str) -> CertFailure | Failure:
     m = p.VERIFY.search(body)
     if m is None:
         return Failure("truncated_verify_warning")
-    depth = int(m["depth"]) if m["depth"] is not None else None
+    depth = int(m["depth"]) if m["depth"] is not None and len(m["depth"]) <= 9 else None  # int() takes 4,300 digits
     error = m["error"].strip()
     host = m["host"].lower() or m["ip"]
     return CertFailure(
