@@ -7,6 +7,8 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+from certwatch.hints import language_from_environ
+
 # CI runs on slow shared machines: no per-example deadline, a fixed example budget.
 settings.register_profile(
     "ci", deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow], print_blob=True
@@ -30,6 +32,15 @@ def _state_in_a_temporary_directory(tmp_path_factory: pytest.TempPathFactory, mo
     own, never in the user's ~/.local/state."""
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``analyze`` speaks the locale's language (LC_ALL, LANG) unless given --lang: tests expect English unless they
+    ask for another language, whatever the locale of the machine running them."""
+    for name in ("LC_ALL", "LANG"):
+        if language_from_environ({name: os.environ.get(name, "")}) != "en":
+            monkeypatch.setenv(name, "C.UTF-8")
 
 
 @pytest.fixture(name="update_golden")

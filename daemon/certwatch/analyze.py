@@ -20,6 +20,7 @@ from typing import Any
 
 from certwatch.config import Config
 from certwatch.engine import TRAFFIC_SERVER, Engine
+from certwatch.hints import DEFAULT_LANGUAGE, Language
 from certwatch.inputs import InputError, Source, open_sources
 from certwatch.reader import ReadStats, Scanner
 from certwatch.report import findings_doc
@@ -108,11 +109,12 @@ class Analysis:
         self.read.merge(scanner.stats)
         self.sources.append(source.name)
 
-    def document(self, redacted: bool = True) -> dict[str, Any]:
-        """The report: the state at the end of the input (waiting failures decided, nothing expired by time)."""
+    def document(self, redacted: bool = True, lang: Language = DEFAULT_LANGUAGE) -> dict[str, Any]:
+        """The report: the state at the end of the input (waiting failures decided, nothing expired by time);
+        its human text (summaries, steps) in ``lang``."""
         self.engine.correlator.flush(self.engine.latest)
         return {
-            "findings": findings_doc(self.engine.correlator.findings(), redacted),
+            "findings": findings_doc(self.engine.correlator.findings(), redacted, lang=lang),
             "stats": self.stats(),
         }
 

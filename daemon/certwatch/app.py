@@ -112,7 +112,7 @@ class Daemon:
         self.clock = clock
         self.log = logs.get()
         telemetry = Telemetry()
-        incidents = Incidents(telemetry, config.incidents.keep_resolved, self.log.info)
+        incidents = Incidents(telemetry, config.incidents.keep_resolved, self.log.info, config.hints.language)
         engine = Engine(
             config.engine(), config.node_clusters(), config.input.zone, clock(), on_change=incidents.on_change
         )
@@ -388,6 +388,7 @@ class Daemon:
         engine.nodes.configure(new.node_clusters())
         engine.headers = HeaderReader(new.input.zone, engine.headers.reference)
         state.incidents.keep_resolved = new.incidents.keep_resolved
+        state.incidents.language = new.hints.language
         self.bindings.configure(new.node_bindings())
         for handle in state.udp:
             handle.protocol.batch_wait = new.ingress.udp_batch_wait

@@ -1,4 +1,5 @@
-"""The ``certwatch`` command: ``run`` (the daemon), ``check-config``, ``analyze`` (offline), ``send`` (replay).
+"""The ``certwatch`` command: ``run`` (the daemon), ``check-config``, ``analyze`` (offline), ``send`` (replay),
+``probe`` (connect to origins).
 
 Exit status: 0 when the command ran (whatever it found); 2 on usage, configuration or input errors, with the
 problem on standard error (one line, or one line per configuration problem); 1 when the daemon cannot start
@@ -21,7 +22,9 @@ from certwatch import rules, send
 from certwatch._version import __version__
 from certwatch.analyze import Analysis, default_jobs
 from certwatch.config import Config, ConfigInvalidError, env_overrides, load, parse_duration
+from certwatch.hints import LANGUAGES, Language, language_from_environ
 from certwatch.inputs import InputError
+from certwatch.probe import command as probe_command
 from certwatch.report import render_text
 
 # The daemon's modules (aiohttp, uvloop, prometheus_client) are imported by `run` and `check-config` only, so the
@@ -81,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--evidence", type=int, default=3, metavar="N", help="evidence lines per finding in text output (default: 3)"
     )
+    add_lang_argument(analyze)
     analyze.add_argument(
         "--jobs",
         type=int,
@@ -118,10 +122,38 @@ def _parser() -> argparse.ArgumentParser:
         "render-rules",
         help="write the Prometheus alert and recording rules",
         description="Render the Prometheus rules (alerts carry the remediation catalog's steps) to standard output "
-        "or --output FILE; deploy/prometheus/certwatch-rules.yml is this command's output.",
+        "or --output FILE; deploy/prometheus/certwatch-rules.yml is this command's output, and "
+        "deploy/prometheus/certwatch-rules.zh-CN.yml its output with --lang zh-CN.",
     )
     rules.add_arguments(render)
+
+    probe = sub.add_parser(
+        "probe",
+        help="connect to origins as Expressway-C does and explain their certificates",
+        description="Handshake with each origin (CUCM, IM&P, Unity Connection) with Expressway-C's ECDSA-first "
+        "cipher preference, then ECDSA-only and RSA-only; verify against the Expressway-C trusted CA list and "
+        "report the cause, the certificates served and the fix.",
+    )
+    probe_command.add_arguments(probe)
     return parser
+
+
+def add_lang_argument(parser: argparse.ArgumentParser) -> None:
+    """``--lang en|zh-CN``: the language of the human text (summaries, steps, the text report); JSON keys, causes
+    and statuses never change. Read with :func:`language`."""
+    parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=None,
+        help="language of summaries, remediation steps and the text report (default: zh-CN when LC_ALL or LANG "
+        "names zh_CN or zh-Hans, else en)",
+    )
+
+
+def language(args: argparse.Namespace) -> Language:
+    """``--lang``, or the locale's language when it is not given."""
+    chosen: Language | None = args.lang
+    return chosen if chosen is not None else language_from_environ(os.environ)
 
 
 def _fail(message: str) -> int:
@@ -148,11 +180,12 @@ def _analyze(args: argparse.Namespace) -> int:
         progress.done()
         return _fail(str(exc))
     progress.done()
-    doc = analysis.document(redacted=not args.no_redact)
+    lang = language(args)
+    doc = analysis.document(redacted=not args.no_redact, lang=lang)
     if args.format == "json":
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     else:
-        sys.stdout.write(render_text(doc, args.evidence))
+        sys.stdout.write(render_text(doc, args.evidence, lang=lang))
     sys.stdout.flush()
     return EXIT_OK
 
@@ -213,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return send.run(args)
         if args.command == "render-rules":
             return rules.run(args)
+        if args.command == "probe":
+            return probe_command.run(args)
     except BrokenPipeError:  # `certwatch analyze ... | head`
         sys.stderr.close()
         return EXIT_OK

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from certwatch.correlate import EngineSettings
+from certwatch.hints import DEFAULT_LANGUAGE, Language
 
 _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -251,6 +252,12 @@ class LoggingConfig(Frozen):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class HintsConfig(Frozen):
+    # Language of the human text of incidents (summary and remediation in the API and the incident_* log lines):
+    # en or zh-CN. Keys, causes, metric names and labels never change.
+    language: Language = DEFAULT_LANGUAGE
+
+
 class DaemonConfig(Frozen):
     """Lifecycle of ``certwatch run``."""
 
@@ -274,6 +281,7 @@ class Config(Frozen):
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()
     daemon: DaemonConfig = DaemonConfig()
+    hints: HintsConfig = HintsConfig()
 
     @field_validator("clusters")
     @classmethod

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from certwatch.correlate import Change, Correlator, Finding
+from certwatch.hints import DEFAULT_LANGUAGE, Language
 from certwatch.remediate import remediation, summary
 from certwatch.report import cluster_nodes, findings_doc
 from certwatch.telemetry import Telemetry
@@ -21,9 +22,16 @@ Logger = Callable[..., Any]
 class Incidents:
     """Owns nothing but policy: the correlator is the single writer of the findings it reads."""
 
-    def __init__(self, telemetry: Telemetry, keep_resolved: float, log: Logger | None = None) -> None:
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        keep_resolved: float,
+        log: Logger | None = None,
+        language: Language = DEFAULT_LANGUAGE,
+    ) -> None:
         self.correlator: Correlator | None = None
         self.keep_resolved = keep_resolved
+        self.language = language  # of summary and remediation (hints.language); a reload may change it
         self._telemetry = telemetry
         self._log = log
 
@@ -48,10 +56,10 @@ class Incidents:
             error=finding.error,
             depth=finding.depth,
             cluster_wide=len(peers) >= 2,
-            summary=summary(key.cause),
+            summary=summary(key.cause, self.language),
             remediation=remediation(
                 key.cause, key.origin, key.port, finding.depth, finding.error, peers if len(peers) >= 2 else (),
-                finding.cluster, key.enforced,
+                finding.cluster, key.enforced, lang=self.language,
             ),
         )  # fmt: skip
 
@@ -87,7 +95,7 @@ class Incidents:
             and (node is None or f.key.node == node)
             and (status is None or (status == "active") == f.active)
         ]
-        docs = findings_doc(chosen, redacted=True, peers=peers)
+        docs = findings_doc(chosen, redacted=True, peers=peers, lang=self.language)
         for doc, finding in zip(docs, sorted_like(chosen, docs), strict=True):
             doc["status_changed_at"] = datetime.fromtimestamp(finding.changed_at, UTC).isoformat(timespec="seconds")
         return docs

@@ -133,7 +133,7 @@ async def running_daemon(config: Any, clock: Callable[[], float] = time.time) ->
         await daemon.shutdown()
 
 
-# ---- throw-away certificates (the openssl command: the cryptography package is not a dependency) -------------------
+# ---- throw-away certificates, made with the openssl command as an administrator would make them ------------------
 
 CA_CONFIG = """\
 [req]

@@ -1,7 +1,8 @@
 """The Prometheus rules: generated from the catalog and the metric contract, committed current, checked by promtool.
 
 ``tests/promtool/certwatch.test.yml`` is written by hand (nodes, ingestion, certwatch itself, recording rules);
-``tests/promtool/incidents.test.yml`` is generated here from the catalog, like a golden file: regenerate it with
+``tests/promtool/incidents.test.yml`` (and ``incidents.zh-CN.test.yml``, the same tests of the Simplified Chinese
+rules file) is generated here from the catalog, like a golden file: regenerate them with
 ``.venv/bin/pytest tests/unit/test_rules.py --update-golden`` and review the diff.
 """
 
@@ -19,16 +20,26 @@ import pytest
 import yaml
 
 from certwatch import rules
+from certwatch.hints import LANGUAGES, Language, texts
 from certwatch.model import Cause
-from certwatch.remediate import HINTS, remediation
+from certwatch.remediate import HINTS, remediation, summary
 from certwatch.telemetry import METRICS
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_FILE = ROOT / "deploy" / "prometheus" / "certwatch-rules.yml"
+RULES_FILES: dict[Language, Path] = {"en": RULES_FILE, "zh-CN": RULES_FILE.with_name("certwatch-rules.zh-CN.yml")}
 PROMTOOL_DIR = ROOT / "tests" / "promtool"
 INCIDENT_TESTS = PROMTOOL_DIR / "incidents.test.yml"
+INCIDENT_TESTS_BY_LANG: dict[Language, Path] = {
+    "en": INCIDENT_TESTS,
+    "zh-CN": PROMTOOL_DIR / "incidents.zh-CN.test.yml",
+}
 README = ROOT / "README.md"
 REGENERATE = "certwatch render-rules --output deploy/prometheus/certwatch-rules.yml"
+REGENERATE_BY_LANG: dict[Language, str] = {
+    "en": REGENERATE,
+    "zh-CN": "certwatch render-rules --lang zh-CN --output deploy/prometheus/certwatch-rules.zh-CN.yml",
+}
 INSTANCES = ("a:9514", "b:9514")
 
 
@@ -53,30 +64,56 @@ def alerting_rules(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from (rule for rule in group["rules"] if "alert" in rule)
 
 
-def committed_rules() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(RULES_FILE.read_text())
+def committed_rules(lang: Language = "en") -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(RULES_FILES[lang].read_text(encoding="utf-8"))
     return data
 
 
 # ---- the generated file -------------------------------------------------------------------------------------------
 
 
-def test_committed_rules_file_is_current() -> None:
-    """deploy/prometheus/certwatch-rules.yml is exactly what the renderer writes with its defaults."""
-    assert rules.render() == RULES_FILE.read_text(), f"the rules file is stale: regenerate it with `{REGENERATE}`"
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_committed_rules_file_is_current(lang: Language) -> None:
+    """deploy/prometheus/certwatch-rules.yml is exactly what the renderer writes with its defaults, and
+    certwatch-rules.zh-CN.yml what it writes with --lang zh-CN."""
+    committed = RULES_FILES[lang].read_text(encoding="utf-8")
+    assert rules.render(lang=lang) == committed, f"stale: regenerate it with `{REGENERATE_BY_LANG[lang]}`"
 
 
-def test_render_is_deterministic_and_valid_yaml() -> None:
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_render_is_deterministic_and_valid_yaml(lang: Language) -> None:
     """Two renderings are the same bytes and parse back into the document they were made from."""
-    first = rules.render()
-    assert first == rules.render()
-    assert rules.document() == yaml.safe_load(first)
+    first = rules.render(lang=lang)
+    assert first == rules.render(lang=lang)
+    assert rules.document(lang=lang) == yaml.safe_load(first)
 
 
-def test_every_metric_in_the_rules_exists() -> None:
+def test_languages_differ_only_in_the_annotations() -> None:
+    """Every language has the same groups, rules, names, expressions, durations, labels and runbook links, in the
+    same order; only the summary and description differ (and the file's header comment)."""
+    english = rules.document()
+
+    def skeleton(doc: dict[str, Any]) -> Any:
+        return [
+            [{k: v for k, v in rule.items() if k != "annotations"} for rule in group["rules"]]
+            for group in doc["groups"]
+        ]
+
+    for lang in LANGUAGES:
+        doc = rules.document(lang=lang)
+        assert skeleton(english) == skeleton(doc)
+        for a, b in zip(alerting_rules(english), alerting_rules(doc), strict=True):
+            assert list(a["annotations"]) == list(b["annotations"])
+            assert a["annotations"]["runbook_url"] == b["annotations"]["runbook_url"]
+            assert (a["annotations"]["summary"] == b["annotations"]["summary"]) == (lang == "en")
+            assert (a["annotations"]["description"] == b["annotations"]["description"]) == (lang == "en")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_metric_in_the_rules_exists(lang: Language) -> None:
     """Every certwatch metric an expression or an annotation query names is in telemetry.METRICS (recording-rule
     outputs excepted); the only other metric is Prometheus's ``up``."""
-    doc = committed_rules()
+    doc = committed_rules(lang)
     recorded = {rule["record"] for group in doc["groups"] for rule in group["rules"] if "record" in rule}
     texts = [rule["expr"] for group in doc["groups"] for rule in group["rules"]]
     texts += [text for rule in alerting_rules(doc) for text in rule["annotations"].values()]
@@ -97,10 +134,11 @@ def test_recording_rules_follow_the_naming_convention() -> None:
         assert operation in {"max", "max_rate5m"}, name
 
 
-def test_every_cause_has_its_alerts_with_the_catalog_steps() -> None:
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_cause_has_its_alerts_with_the_catalog_steps(lang: Language) -> None:
     """For every cause: one enforced (critical) and one at-risk (warning) rule whose description is the catalog's
     steps, numbered, and one cluster-wide rule carrying the catalog's cluster-wide step."""
-    doc = committed_rules()
+    doc = committed_rules(lang)
     by_cause: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for rule in alerting_rules(doc):
         if "cause" in rule["labels"]:
@@ -111,34 +149,41 @@ def test_every_cause_has_its_alerts_with_the_catalog_steps() -> None:
     assert expected_keys == set(by_cause)
     for cause in Cause:
         for name, severity, enforced in ((rules.FAILING, "critical", True), (rules.AT_RISK, "warning", False)):
-            steps = rules.template_steps(cause, enforced)
+            steps = rules.template_steps(cause, enforced, lang)
             [rule] = by_cause[(name, str(cause))]
             assert severity == rule["labels"]["severity"]
             assert f'cause="{cause}"' in rule["expr"]
             description = rule["annotations"]["description"].splitlines()
             assert [f"{n}. {step}" for n, step in enumerate(steps, 1)] == description[2:-1]
-            assert f"Fix: {HINTS[cause].summary}." == description[1]
+            assert texts(lang).rules["incident.fix"].format(fix=summary(cause, lang)) == description[1]
+            if lang == "en":
+                assert f"Fix: {HINTS[cause].summary}." == description[1]
         [wide] = by_cause[(rules.CLUSTER_WIDE, str(cause))]
         assert "critical" == wide["labels"]["severity"]
-        assert wide["annotations"]["description"].startswith("Cluster-wide: {{ $labels.origin }} fails on ")
+        lead = texts(lang).remediation["cluster_wide"].split("{origin}")[0] + rules.ORIGIN
+        assert wide["annotations"]["description"].startswith(lead)
+        if lang == "en":
+            assert wide["annotations"]["description"].startswith("Cluster-wide: {{ $labels.origin }} fails on ")
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("cause", list(Cause))
-def test_alert_steps_are_the_catalogs(cause: Cause) -> None:
+def test_alert_steps_are_the_catalogs(cause: Cause, lang: Language) -> None:
     """The alert's steps are remediation()'s own, verbatim, for an unknown depth (not a label); at-risk alerts
     carry no VerifyOriginServer workaround (verification is not enforced there)."""
     for origin, port in (("cucm-pub.example.com", 8443), ("10.10.10.11", None)):
-        assert remediation(cause, origin, port) == rules.alert_steps(cause, origin, port)
-        at_risk = rules.alert_steps(cause, origin, port, enforced=False)
-        assert remediation(cause, origin, port, enforced=False) == at_risk
+        assert remediation(cause, origin, port, lang=lang) == rules.alert_steps(cause, origin, port, lang=lang)
+        at_risk = rules.alert_steps(cause, origin, port, enforced=False, lang=lang)
+        assert remediation(cause, origin, port, enforced=False, lang=lang) == at_risk
         assert not any("VerifyOriginServer" in step for step in at_risk)
 
 
-def test_every_alert_is_labelled_and_annotated() -> None:
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_alert_is_labelled_and_annotated(lang: Language) -> None:
     """severity, summary, description and a runbook_url into an existing README section on every alert; a sensible
     ``for``; no alert keeps ``instance`` or ``job`` (every expression aggregates them away)."""
     readme_anchors = {github_anchor(line) for line in README.read_text().splitlines() if line.startswith("#")}
-    for rule in alerting_rules(committed_rules()):
+    for rule in alerting_rules(committed_rules(lang)):
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}
         assert {"summary", "description", "runbook_url"} == set(rule["annotations"])
         base, _, anchor = rule["annotations"]["runbook_url"].partition("#")
@@ -177,6 +222,13 @@ def test_render_rules_writes_the_file(tmp_path: Path) -> None:
     assert [target] == list(tmp_path.iterdir())
 
 
+def test_render_rules_writes_the_chinese_file(tmp_path: Path) -> None:
+    """--lang zh-CN writes the rules with Simplified Chinese annotations: the committed certwatch-rules.zh-CN.yml."""
+    target = tmp_path / "certwatch-rules.zh-CN.yml"
+    assert 0 == render_rules("--lang", "zh-CN", "--output", target)
+    assert RULES_FILES["zh-CN"].read_text(encoding="utf-8") == target.read_text(encoding="utf-8")
+
+
 def test_render_rules_prints_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     """Without --output the rules go to standard output, with the job and runbook URL given."""
     assert 0 == render_rules("--job", "cw", "--runbook-url", "https://wiki.example.com/certwatch")
@@ -213,10 +265,11 @@ def test_render_rules_reports_an_unwritable_output(tmp_path: Path, capsys: pytes
 # ---- promtool -----------------------------------------------------------------------------------------------------
 
 
-def test_promtool_check_rules() -> None:
-    """promtool accepts the committed rules file (syntax, templates, no duplicate rules)."""
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_promtool_check_rules(lang: Language) -> None:
+    """promtool accepts the committed rules files (syntax, templates, no duplicate rules)."""
     result = subprocess.run(
-        [promtool(), "check", "rules", str(RULES_FILE)], capture_output=True, text=True, check=False, timeout=120
+        [promtool(), "check", "rules", str(RULES_FILES[lang])], capture_output=True, text=True, check=False, timeout=120
     )
     assert 0 == result.returncode, result.stdout + result.stderr
     assert "SUCCESS: 50 rules found" in result.stdout
@@ -225,7 +278,8 @@ def test_promtool_check_rules() -> None:
 def test_promtool_unit_tests_pass() -> None:
     """Every alert fires, stays quiet and resolves as its promtool unit tests say, HA cases included."""
     files = sorted(str(path) for path in PROMTOOL_DIR.glob("*.test.yml"))
-    assert [str(PROMTOOL_DIR / "certwatch.test.yml"), str(INCIDENT_TESTS)] == files
+    expected = [PROMTOOL_DIR / "certwatch.test.yml", INCIDENT_TESTS, INCIDENT_TESTS_BY_LANG["zh-CN"]]
+    assert sorted(str(path) for path in expected) == files
     result = subprocess.run(
         [promtool(), "test", "rules", *files], capture_output=True, text=True, check=False, timeout=300
     )
@@ -310,16 +364,20 @@ def incident(cluster: str, node: str, origin: str, port: str, cause: Cause, enfo
     }
 
 
-def expected_alert(cause: Cause, enforced: bool, cluster: str, node: str, origin: str, port: int | None) -> Any:
+def expected_alert(
+    cause: Cause, enforced: bool, cluster: str, node: str, origin: str, port: int | None, lang: Language = "en"
+) -> Any:
     labels = {"severity": "critical" if enforced else "warning", "cluster": cluster, "node": node, "origin": origin}
     if port is not None:
         labels["port"] = str(port)
     labels["cause"] = str(cause)
-    texts = rules.incident_annotations(cause, enforced, cluster=cluster, node=node, origin=origin, port=port)
-    return {"exp_labels": labels, "exp_annotations": texts}
+    annotations = rules.incident_annotations(
+        cause, enforced, cluster=cluster, node=node, origin=origin, port=port, lang=lang
+    )
+    return {"exp_labels": labels, "exp_annotations": annotations}
 
 
-def incident_group(cause: Cause) -> dict[str, Any]:
+def incident_group(cause: Cause, lang: Language = "en") -> dict[str, Any]:
     """One cause's timeline, on two instances (a:9514, b:9514), one minute per step.
 
     * london/expc01 -> cucm-pub:8443, enforced, on both instances, 1m..6m (stale at 7m).
@@ -333,14 +391,14 @@ def incident_group(cause: Cause) -> dict[str, Any]:
         *series(incident(PARIS, "expc11", ORIGIN, "8443", cause, True), "_ 1x5 stale"),
         *series(incident(LONDON, "expc01", AT_RISK_ORIGIN, "6972", cause, False), "_ 1x10 stale"),
     ]
-    expc01 = expected_alert(cause, True, LONDON, "expc01", ORIGIN, 8443)
-    expc02 = expected_alert(cause, True, LONDON, "expc02", ORIGIN, None)
-    expc11 = expected_alert(cause, True, PARIS, "expc11", ORIGIN, 8443)
-    at_risk = expected_alert(cause, False, LONDON, "expc01", AT_RISK_ORIGIN, 6972)
+    expc01 = expected_alert(cause, True, LONDON, "expc01", ORIGIN, 8443, lang)
+    expc02 = expected_alert(cause, True, LONDON, "expc02", ORIGIN, None, lang)
+    expc11 = expected_alert(cause, True, PARIS, "expc11", ORIGIN, 8443, lang)
+    at_risk = expected_alert(cause, False, LONDON, "expc01", AT_RISK_ORIGIN, 6972, lang)
     wide = {
         "exp_labels": {"severity": "critical", "cluster": LONDON, "origin": ORIGIN, "cause": str(cause)},
         "exp_annotations": rules.cluster_wide_annotations(
-            cause, cluster=LONDON, origin=ORIGIN, nodes=["expc01", "expc02"]
+            cause, cluster=LONDON, origin=ORIGIN, nodes=["expc01", "expc02"], lang=lang
         ),
     }
     cases = [
@@ -366,34 +424,45 @@ def incident_group(cause: Cause) -> dict[str, Any]:
     }
 
 
-def incident_tests() -> str:
+def incident_tests(lang: Language = "en") -> str:
     doc = {
-        "rule_files": ["../../deploy/prometheus/certwatch-rules.yml"],
+        "rule_files": [f"../../deploy/prometheus/{RULES_FILES[lang].name}"],
         "evaluation_interval": "1m",
-        "tests": [incident_group(cause) for cause in Cause],
+        "tests": [incident_group(cause, lang) for cause in Cause],
     }
     header = (
         "# promtool unit tests of the incident alerts, one group per cause. Generated by tests/unit/test_rules.py\n"
         "# from the remediation catalog: regenerate with `.venv/bin/pytest tests/unit/test_rules.py --update-golden`.\n"
     )
+    if lang != "en":
+        header = f"# The same tests of {RULES_FILES[lang].name}, the rules with {lang} annotations.\n" + header
     return header + yaml.dump(doc, Dumper=rules.Dumper, sort_keys=False, allow_unicode=True, width=1 << 16)
 
 
-def test_incident_promtool_tests_are_current(update_golden: bool) -> None:
-    """tests/promtool/incidents.test.yml is what incident_tests() generates (``--update-golden`` rewrites it)."""
-    text = incident_tests()
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_incident_promtool_tests_are_current(lang: Language, update_golden: bool) -> None:
+    """tests/promtool/incidents.test.yml (incidents.zh-CN.test.yml for the Chinese rules) is what incident_tests()
+    generates (``--update-golden`` rewrites it)."""
+    text = incident_tests(lang)
+    path = INCIDENT_TESTS_BY_LANG[lang]
     if update_golden:
-        INCIDENT_TESTS.write_text(text)
-    assert text == INCIDENT_TESTS.read_text(), "regenerate: .venv/bin/pytest tests/unit/test_rules.py --update-golden"
+        path.write_text(text, encoding="utf-8")
+    stale = "regenerate: .venv/bin/pytest tests/unit/test_rules.py --update-golden"
+    assert text == path.read_text(encoding="utf-8"), stale
 
 
-def test_alert_text_for_concrete_labels_is_remediation() -> None:
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_alert_text_for_concrete_labels_is_remediation(lang: Language) -> None:
     """For a cause without depth-dependent steps, the alert's numbered steps are remediation()'s, verbatim."""
-    texts = rules.incident_annotations(
-        Cause.NAME_MISMATCH, True, cluster=LONDON, node="expc01", origin="10.10.10.11", port=None
+    annotations = rules.incident_annotations(
+        Cause.NAME_MISMATCH, True, cluster=LONDON, node="expc01", origin="10.10.10.11", port=None, lang=lang
     )
-    steps = remediation(Cause.NAME_MISMATCH, "10.10.10.11", None)
-    assert [f"{n}. {s}" for n, s in enumerate(steps, 1)] == texts["description"].splitlines()[2:-1]
-    wide = rules.cluster_wide_annotations(Cause.NAME_MISMATCH, cluster=LONDON, origin=ORIGIN, nodes=["a", "b"])
-    inserted = remediation(Cause.NAME_MISMATCH, ORIGIN, None, cluster_wide_nodes=("a", "b"), cluster=LONDON)[1]
+    steps = remediation(Cause.NAME_MISMATCH, "10.10.10.11", None, lang=lang)
+    assert [f"{n}. {s}" for n, s in enumerate(steps, 1)] == annotations["description"].splitlines()[2:-1]
+    wide = rules.cluster_wide_annotations(
+        Cause.NAME_MISMATCH, cluster=LONDON, origin=ORIGIN, nodes=["a", "b"], lang=lang
+    )
+    inserted = remediation(Cause.NAME_MISMATCH, ORIGIN, None, cluster_wide_nodes=("a", "b"), cluster=LONDON, lang=lang)[
+        1
+    ]
     assert inserted == wide["description"].splitlines()[0]
