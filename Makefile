@@ -49,6 +49,7 @@ bench: $(STAMP) debs-bench
 # one restart; RSS, descriptors, tasks and loop lag every 10 s. SOAK_SECONDS=300 for a shorter run (default 1800).
 SOAK_SECONDS ?= 1800
 soak: $(STAMP) debs-test
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(BIN)/python bench/soak.py --seconds $(SOAK_SECONDS)
 
 # atheris harnesses (tests/fuzz), one target after another, FUZZ_SECONDS each (FUZZ_SECONDS=1800 for a longer run;
