@@ -19,6 +19,9 @@ Conventions of the queries:
   series: incident and node panels merge them per series with ``max`` (silence with ``min``: a node is silent when
   it is silent on every instance), as the alert rules do, so nothing is counted twice. The ingest-health panels
   are per instance.
+* The origin-probe panels read what the daemon's probes export (``probes:`` in its configuration; empty while probes
+  are off). Both instances probe the same targets: ``max`` per origin and port, ``min`` for a certificate's end of
+  validity. ``$origin`` filters them too; probe series carry no cluster or node.
 """
 # ruff: noqa: INP001
 
@@ -42,6 +45,9 @@ TITLE = "certwatch: MRA origin certificates"
 INCIDENT = 'cluster=~"$cluster",node=~"$node",origin=~"$origin"'
 NODE = 'cluster=~"$cluster",node=~"$node"'
 INCIDENT_KEY = "cluster, node, origin, port, cause"
+PROBE = 'origin=~"$origin"'
+EXPIRY_WARNING_DAYS = 30  # as the alert rules: CertwatchOriginCertificateExpiresSoon, warning and critical
+EXPIRY_CRITICAL_DAYS = 7
 
 
 def sel(metric: str, matchers: str = "", *extra: str) -> str:
@@ -204,6 +210,9 @@ def table(
     rename: dict[str, str],
     overrides: list[dict[str, Any]],
     sort_by: str,
+    *,
+    hidden: tuple[str, ...] = (),
+    descending: bool = True,
 ) -> dict[str, Any]:
     return {
         "type": "table",
@@ -216,7 +225,7 @@ def table(
             {
                 "id": "organize",
                 "options": {
-                    "excludeByName": {"Time": True},
+                    "excludeByName": dict.fromkeys(("Time", *hidden), True),
                     "indexByName": {name: i for i, name in enumerate(order)},
                     "renameByName": rename,
                 },
@@ -226,7 +235,7 @@ def table(
             "defaults": {"custom": {"align": "auto", "filterable": True}, "mappings": []},
             "overrides": overrides,
         },
-        "options": {"showHeader": True, "cellHeight": "sm", "sortBy": [{"displayName": sort_by, "desc": True}]},
+        "options": {"showHeader": True, "cellHeight": "sm", "sortBy": [{"displayName": sort_by, "desc": descending}]},
     }
 
 
@@ -436,6 +445,121 @@ def incidents_row(layout: Layout) -> None:
             bars=True,
         ),
         8,
+        7,
+    )
+
+
+def probe_mappings() -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "value",
+            "options": {
+                "0": {"index": 0, "text": "FAIL", "color": "red"},
+                "1": {"index": 1, "text": "ok", "color": "green"},
+            },
+        }
+    ]
+
+
+def probes_row(layout: Layout) -> None:
+    layout.row("Origin probes")
+    success = f"max by (origin, port) ({sel('certwatch_probe_success', PROBE)})"
+    status: dict[str, Any] = {
+        "type": "state-timeline",
+        "title": "Probe status",
+        "description": "The last probe of each origin and port, as Expressway-C would connect (ECDSA first) and "
+        "against the Expressway-C trust list certwatch was given: ok, or FAIL (a certificate cause, or no TLS "
+        "answer).",
+        "datasource": DATASOURCE,
+        "targets": [target("A", success, "{{origin}}:{{port}}")],
+        "fieldConfig": {
+            "defaults": {
+                "mappings": probe_mappings(),
+                "thresholds": thresholds((None, "red"), (1, "green")),
+                "custom": {"fillOpacity": 70, "lineWidth": 0},
+            },
+            "overrides": [],
+        },
+        "options": {"showValue": "auto", "mergeValues": True, "rowHeight": 0.9, "legend": {"showLegend": False}},
+    }
+    layout.add(status, 12, 8)
+    errors = sel("certwatch_probe_errors_total", PROBE)
+    layout.add(
+        table(
+            "Probes",
+            "status: the last probe. last probe: when it finished. errors in range: probes that judged no "
+            "certificate over the dashboard range (connection refused, timeout, DNS, reset, unreachable, no TLS).",
+            [
+                target("A", success, table=True),
+                target(
+                    "B", f"max by (origin, port) ({sel('certwatch_probe_timestamp_seconds', PROBE)}) * 1000", table=True
+                ),
+                target(
+                    "C",
+                    f"sum by (origin, port) (max by (origin, port, reason) (increase({errors}[$__range])))",
+                    table=True,
+                ),
+            ],
+            ["origin", "port", "Value #A", "Value #B", "Value #C"],
+            {"Value #A": "status", "Value #B": "last probe", "Value #C": "errors in range"},
+            [
+                override("status", mappings=probe_mappings(), custom__cellOptions={"type": "color-text"}),
+                override("last probe", unit="dateTimeAsIso"),
+                override("errors in range", unit="none", decimals=0),
+            ],
+            "errors in range",
+        ),
+        12,
+        8,
+    )
+    layout.add(
+        table(
+            "Probe failures",
+            "Origins whose last probe failed with a certificate cause: Expressway-C will refuse them where it "
+            "enforces verification, before any 502. fix: the one-line remediation of the cause "
+            "(certwatch probe prints the certificates and the steps).",
+            [
+                target(
+                    "A",
+                    f"max by (origin, port, cause, fix) ({with_fix(sel('certwatch_probe_cause', PROBE))})",
+                    table=True,
+                )
+            ],
+            ["origin", "port", "cause", "fix"],
+            {},
+            [override("fix", mappings=fix_mappings(), custom__minWidth=380)],
+            "origin",
+            hidden=("Value",),
+            descending=False,
+        ),
+        12,
+        7,
+    )
+    not_after = sel("certwatch_origin_cert_not_after_timestamp_seconds", PROBE)
+    layout.add(
+        table(
+            "Days to expiry",
+            "Days until each certificate an origin sends to the probe expires (depth 0: the origin's own, 1 and up: "
+            f"its CAs). Orange under {EXPIRY_WARNING_DAYS} days, red under {EXPIRY_CRITICAL_DAYS} (the thresholds "
+            "of the CertwatchOriginCertificateExpiresSoon alert); negative: expired.",
+            [target("A", f"(min by (origin, port, depth, key_type) ({not_after}) - time()) / 86400", table=True)],
+            ["origin", "port", "depth", "key_type", "Value"],
+            {"key_type": "key", "Value": "days to expiry"},
+            [
+                override(
+                    "days to expiry",
+                    unit="none",
+                    decimals=1,
+                    thresholds=thresholds(
+                        (None, "red"), (EXPIRY_CRITICAL_DAYS, "orange"), (EXPIRY_WARNING_DAYS, "green")
+                    ),
+                    custom__cellOptions={"type": "color-background"},
+                ),
+            ],
+            "days to expiry",
+            descending=False,
+        ),
+        12,
         7,
     )
 
@@ -710,6 +834,7 @@ def dashboard() -> dict[str, Any]:
     layout = Layout()
     summary_row(layout)
     incidents_row(layout)
+    probes_row(layout)
     nodes_row(layout)
     ingest_row(layout)
     return {

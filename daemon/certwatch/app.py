@@ -4,6 +4,7 @@ them, and owns the lifecycle (start, SIGHUP reload, ordered shutdown on SIGTERM/
 Data flow: listeners -> :class:`~certwatch.ingress.Ingress` (bounded queue, drained by loop callbacks) ->
 :meth:`Engine.feed <certwatch.engine.Engine.feed>`, a batch at a time -> correlator state, read at scrape time by the
 collector and by the API. The ingress consumer is the only writer of the engine; everything runs on one event loop.
+Origin probes (``probes``, :mod:`certwatch.probe.service`) run on worker threads and hand their results to the loop.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -41,10 +42,15 @@ from certwatch.listeners import tls
 from certwatch.listeners.binding import Bindings
 from certwatch.listeners.stream import StreamListener
 from certwatch.listeners.udp import open_udp
+from certwatch.probe.model import ProbeSettingsError
+from certwatch.probe.service import ProbeService
 from certwatch.reader import ReadStats
 from certwatch.state import State
 from certwatch.syslog import HeaderReader
 from certwatch.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from certwatch.probe.handshake import Material
 
 EXIT_OK = 0
 EXIT_STARTUP = 1
@@ -80,11 +86,27 @@ def http_security(config: Config) -> HttpSecurity | None:
         raise ConfigInvalidError("configuration", [f"http.web_config_file {path}: {p}" for p in exc.problems]) from None
 
 
-def prepare(config: Config) -> tuple[dict[Listener, ssl.SSLContext], HttpSecurity | None]:
-    """:func:`tls_contexts` and :func:`http_security`, every problem of both at once."""
+def probe_material(config: Config) -> Material | None:
+    """The probes' trust list and client identity, read once (``None`` while probes are off). The configuration
+    checked the files already; this reads them again for use, so a file changed since is still caught."""
+    if not config.probes.enabled:
+        return None
+    from certwatch.probe.run import load as load_material  # noqa: PLC0415 - OpenSSL only when probes are on
+
+    try:
+        return load_material(config.probes.settings())
+    except ProbeSettingsError as exc:
+        raise ConfigInvalidError("configuration", [f"probes: {exc}"]) from None
+    except Exception as exc:  # noqa: BLE001 - whatever a library makes of a strange file: refused, not a crash
+        raise ConfigInvalidError("configuration", [f"probes: cannot read the files: {exc}"]) from None
+
+
+def prepare(config: Config) -> tuple[dict[Listener, ssl.SSLContext], HttpSecurity | None, Material | None]:
+    """:func:`tls_contexts`, :func:`http_security` and :func:`probe_material`, every problem of all at once."""
     problems: list[str] = []
     contexts: dict[Listener, ssl.SSLContext] = {}
     security = None
+    material = None
     try:
         contexts = tls_contexts(config)
     except ConfigInvalidError as exc:
@@ -93,9 +115,13 @@ def prepare(config: Config) -> tuple[dict[Listener, ssl.SSLContext], HttpSecurit
         security = http_security(config)
     except ConfigInvalidError as exc:
         problems += exc.problems
+    try:
+        material = probe_material(config)
+    except ConfigInvalidError as exc:
+        problems += exc.problems
     if problems:
         raise ConfigInvalidError("configuration", problems)
-    return contexts, security
+    return contexts, security, material
 
 
 class Daemon:
@@ -118,6 +144,9 @@ class Daemon:
         )
         incidents.correlator = engine.correlator
         self.state = State(config, engine, incidents, telemetry, ReadStats(), clock)
+        # active origin probes (probes section): started after the listeners, idle while the section is off
+        self.probes = ProbeService(incidents.open_for, incidents.open_targets, self.log, clock)
+        self.state.probes = incidents.probes = self.probes
         self.bindings = Bindings(config.node_bindings(), telemetry, self.log, clock)
         path = persist.resolve(config.state.path, os.environ if environ is None else environ)
         self.store = None if path is None else persist.StateStore(path, config.state.save_interval, telemetry, self.log)
@@ -151,7 +180,7 @@ class Daemon:
         config, state = self.config, self.state
         self._stop = self._stop or asyncio.Event()
         try:
-            self._contexts, self._security = prepare(config)
+            self._contexts, self._security, material = prepare(config)
         except ConfigInvalidError as exc:
             raise StartupError("; ".join(exc.problems)) from None
         if self.store is not None:  # before anything is received or served
@@ -161,6 +190,8 @@ class Daemon:
             await self._open(listener)
         await self._start_http(config.http.address)
         state.ingress.start(state.engine.feed)  # the engine's only writer, from here on
+        self.probes.configure(config.probes, material, config.hints.language)
+        self.probes.start()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._ticker())]
         if (interval := sdnotify.watchdog_interval(self.environ)) is not None:
@@ -188,6 +219,7 @@ class Daemon:
         sdnotify.notify("STOPPING=1", self.environ)
         self.log.info("stopping")
         state.ready = False
+        await self.probes.stop()  # probes in flight are abandoned, never waited for
         for listener in state.streams:
             listener.stop_accepting()
         for handle in state.udp:
@@ -217,6 +249,7 @@ class Daemon:
             self.log.warning("shutdown_dropped", messages=left)
 
     async def _close_everything(self) -> None:
+        await self.probes.stop()
         if self.state.ingress is not None:
             self.state.ingress.stop()
         for task in self._tasks:
@@ -322,7 +355,7 @@ class Daemon:
         telemetry.config_reload_timestamp = self.clock()
         try:
             new = load(self.source, env_overrides(self.environ))
-            contexts, security = prepare(new)
+            contexts, security, material = prepare(new)
         except ConfigInvalidError as exc:
             telemetry.config_reload_success = False
             self.log.error("config_reload_failed", source=str(self.source), problems=exc.problems)
@@ -334,6 +367,7 @@ class Daemon:
             self.log.error("config_reload_failed", source=str(self.source), problems=[str(exc)])
             return False
         self._apply(new)
+        self.probes.configure(new.probes, material, new.hints.language)
         telemetry.config_reload_success = True
         self.log.info("config_reloaded", source=str(self.source))
         return True
@@ -410,4 +444,10 @@ def describe(config: Config) -> dict[str, Any]:
         "http": config.http.address,
         "http_web_config_file": None if config.http.web_config_file is None else str(config.http.web_config_file),
         "clusters": {name: len(nodes) for name, nodes in config.clusters.items()},
+        "probes": {
+            "enabled": config.probes.enabled,
+            "targets": len(config.probes.targets),
+            "from_incidents": config.probes.from_incidents,
+            "ca_file": None if config.probes.ca_file is None else str(config.probes.ca_file),
+        },
     }

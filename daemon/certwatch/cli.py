@@ -135,12 +135,13 @@ def _parser() -> argparse.ArgumentParser:
         "report the cause, the certificates served and the fix.",
     )
     probe_command.add_arguments(probe)
+    add_lang_argument(probe)
     return parser
 
 
 def add_lang_argument(parser: argparse.ArgumentParser) -> None:
-    """``--lang en|zh-CN``: the language of the human text (summaries, steps, the text report); JSON keys, causes
-    and statuses never change. Read with :func:`language`."""
+    """``--lang en|zh-CN`` (``analyze`` and ``probe``): the language of the human text (summaries, steps, the text
+    report); JSON keys, causes and statuses never change. Read with :func:`language`."""
     parser.add_argument(
         "--lang",
         choices=LANGUAGES,
@@ -196,7 +197,7 @@ def _load_config(path: Path | None) -> Config:
     from certwatch.app import prepare  # noqa: PLC0415 - see the note on imports
 
     config = load(path, env_overrides(os.environ))
-    prepare(config)  # the listeners' TLS material and http.web_config_file
+    prepare(config)  # the listeners' TLS material, http.web_config_file and the probes' trust list
     return config
 
 
@@ -247,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "render-rules":
             return rules.run(args)
         if args.command == "probe":
-            return probe_command.run(args)
+            return probe_command.run(args, language(args))
     except BrokenPipeError:  # `certwatch analyze ... | head`
         sys.stderr.close()
         return EXIT_OK

@@ -24,11 +24,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
 from certwatch.correlate import EngineSettings
 from certwatch.hints import DEFAULT_LANGUAGE, Language
+from certwatch.probe.model import ProbeSettings, ProbeSettingsError
 
 _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -129,7 +131,7 @@ class InputConfig(Frozen):
     def _zone_exists(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "Europe" is a directory of tzdata
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Brussels)") from exc
         return value
 
@@ -258,6 +260,124 @@ class HintsConfig(Frozen):
     language: Language = DEFAULT_LANGUAGE
 
 
+_ORIGIN_NAME: Final = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252}[A-Za-z0-9_])?")
+
+
+def _origin(value: str) -> str:
+    """An FQDN or host name (as CUCM announces its nodes) or an IP address, without brackets or port."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not _ORIGIN_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is neither a host name nor an IP address") from None
+    return value
+
+
+def _ip(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+    return value
+
+
+def _probe_problem(exc: Exception) -> str:
+    """``certwatch.probe.run.load``'s message in this file's words (it names the command line's options)."""
+    text = str(exc)
+    for option in ("ca-file", "client-cert", "client-key"):
+        text = text.replace(f"--{option}", option.replace("-", "_"))
+    return text
+
+
+def _probe_ca_file(value: Path | None) -> Path | None:
+    """Certificates must be readable from it (the probe's own loader: OpenSSL and cryptography load here, only
+    when a file is configured)."""
+    if value is not None:
+        from certwatch.probe.run import load as load_material  # noqa: PLC0415 - OpenSSL only when probes are on
+
+        try:
+            load_material(ProbeSettings(ca_file=value))
+        except ProbeSettingsError as exc:
+            raise ValueError(_probe_problem(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - whatever a library makes of a strange file: a problem, not a crash
+            raise ValueError(f"cannot read it: {exc}") from None
+    return value
+
+
+class ProbeTarget(Frozen):
+    """An origin the daemon probes: ``origin`` is sent as SNI and checked against the certificate; ``address``
+    (optional) is where to connect instead of resolving ``origin``."""
+
+    origin: Annotated[str, AfterValidator(_origin)]
+    port: int = Field(ge=1, le=65535)
+    address: Annotated[str, AfterValidator(_ip)] | None = None
+
+
+class ProbesConfig(Frozen):
+    """Active origin probes in the daemon (:mod:`certwatch.probe.service`): off while ``targets`` is empty and
+    ``from_incidents`` false. Only these targets, and the origin and port of open incidents, are ever
+    contacted."""
+
+    # The Expressway-C trusted CA list (PEM); none: no CA is trusted (every origin fails verification).
+    ca_file: Annotated[ReadableFile | None, AfterValidator(_probe_ca_file)] = None
+    # The certificate (PEM, its chain may follow) and unencrypted key presented when an origin asks for one.
+    client_cert: ReadableFile | None = None
+    client_key: ReadableFile | None = Field(None, validate_default=True)
+    # Each target is probed again this long (+-10 % at random) after its previous probe finished.
+    interval: Annotated[float, BeforeValidator(parse_duration), Field(ge=1)] = 300.0
+    # Per connection (TCP connect and TLS handshake together); a probe makes up to three connections.
+    timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=300)] = 10.0
+    # Probes in flight at most (one worker thread each); never two at once for one target.
+    concurrency: int = Field(4, ge=1, le=64)
+    # Also probe the origin and port of every open incident whose port is known (at most 256 such targets).
+    from_incidents: bool = False
+    targets: tuple[ProbeTarget, ...] = ()
+
+    @field_validator("client_key")
+    @classmethod
+    def _client_pair(cls, key: Path | None, info: ValidationInfo) -> Path | None:
+        if "client_cert" not in info.data:  # the certificate itself is unusable: reported there
+            return key
+        cert = info.data["client_cert"]
+        if cert is None and key is None:
+            return key
+        if cert is None:
+            raise ValueError("client_key needs client_cert (the certificate of that key)")
+        if key is None:
+            raise ValueError("client_cert needs client_key (its private key)")
+        from certwatch.probe.run import load as load_material  # noqa: PLC0415 - OpenSSL only when probes are on
+
+        try:
+            load_material(ProbeSettings(client_cert=cert, client_key=key))
+        except ProbeSettingsError as exc:
+            raise ValueError(_probe_problem(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - whatever a library makes of a strange file: a problem, not a crash
+            raise ValueError(f"cannot read it: {exc}") from None
+        return key
+
+    @field_validator("targets")
+    @classmethod
+    def _one_per_origin_and_port(cls, targets: tuple[ProbeTarget, ...]) -> tuple[ProbeTarget, ...]:
+        seen: set[tuple[str, int]] = set()
+        problems = []
+        for i, target in enumerate(targets):
+            key = (target.origin, target.port)
+            if key in seen:
+                problems.append(f"{i}: {target.origin} port {target.port} is listed twice")
+            seen.add(key)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return targets
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.targets) or self.from_incidents
+
+    def settings(self) -> ProbeSettings:
+        """What :func:`certwatch.probe.run.probe` takes."""
+        return ProbeSettings(self.ca_file, self.client_cert, self.client_key, self.timeout)
+
+
 class DaemonConfig(Frozen):
     """Lifecycle of ``certwatch run``."""
 
@@ -282,6 +402,7 @@ class Config(Frozen):
     logging: LoggingConfig = LoggingConfig()
     daemon: DaemonConfig = DaemonConfig()
     hints: HintsConfig = HintsConfig()
+    probes: ProbesConfig = ProbesConfig()
 
     @field_validator("clusters")
     @classmethod

@@ -2,19 +2,25 @@
 
 An incident is a finding with the same key (node, origin, port, cause, enforced). Active incidents are shown until
 they resolve; resolved ones for ``incidents.keep_resolved`` more, then forgotten (their counters stay).
+
+With ``probes`` on, each incident also carries the latest probe result of its origin and port (``"probe"``), and
+``"fix_verified"`` when that probe verified while the incident is still open (:mod:`certwatch.probe.service`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from certwatch.correlate import Change, Correlator, Finding
 from certwatch.hints import DEFAULT_LANGUAGE, Language
 from certwatch.remediate import remediation, summary
 from certwatch.report import cluster_nodes, findings_doc
 from certwatch.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from certwatch.probe.service import ProbeService
 
 Logger = Callable[..., Any]
 
@@ -34,6 +40,7 @@ class Incidents:
         self.language = language  # of summary and remediation (hints.language); a reload may change it
         self._telemetry = telemetry
         self._log = log
+        self.probes: ProbeService | None = None  # the daemon's probes: their results join the incidents
 
     def on_change(self, finding: Finding, change: Change, _now: float) -> None:
         """The correlator's listener: count the change and write one structured log line carrying the fix."""
@@ -42,6 +49,10 @@ class Incidents:
             return
         key = finding.key
         peers = self._peers(finding)
+        extra: dict[str, Any] = {}
+        if (probes := self._probing()) is not None:
+            slot = probes.latest(key.origin, key.port)
+            extra["probe"] = None if slot is None else slot.document()
         self._log(
             f"incident_{change}",
             cluster=finding.cluster,
@@ -61,7 +72,22 @@ class Incidents:
                 key.cause, key.origin, key.port, finding.depth, finding.error, peers if len(peers) >= 2 else (),
                 finding.cluster, key.enforced, lang=self.language,
             ),
+            **extra,
         )  # fmt: skip
+
+    def _probing(self) -> ProbeService | None:
+        return self.probes if self.probes is not None and self.probes.enabled else None
+
+    def open_for(self, origin: str, port: int) -> list[Finding]:
+        """The open incidents of one origin and port, on every node (indexed by origin)."""
+        if self.correlator is None:
+            return []
+        return [f for f in self.correlator.findings_of_origin(origin) if f.active and f.key.port == port]
+
+    def open_targets(self) -> list[tuple[str, int]]:
+        """(origin, port) of every open incident whose port is known, oldest incident first, each once."""
+        found = sorted((f for f in self.active() if f.key.port is not None), key=lambda f: f.first_seen)
+        return list(dict.fromkeys((f.key.origin, f.key.port) for f in found if f.key.port is not None))
 
     def _peers(self, finding: Finding) -> tuple[str, ...]:
         """Nodes of the finding's cluster with an active finding for its origin (the index keeps this cheap)."""
@@ -96,8 +122,15 @@ class Incidents:
             and (status is None or (status == "active") == f.active)
         ]
         docs = findings_doc(chosen, redacted=True, peers=peers, lang=self.language)
+        probes = self._probing()
         for doc, finding in zip(docs, sorted_like(chosen, docs), strict=True):
             doc["status_changed_at"] = datetime.fromtimestamp(finding.changed_at, UTC).isoformat(timespec="seconds")
+            if probes is not None:
+                slot = probes.latest(finding.key.origin, finding.key.port)
+                doc["probe"] = None if slot is None else slot.document()
+                message = probes.fix_verified(finding)
+                doc["fix_verified"] = message is not None
+                doc["fix_verified_message"] = message
         return docs
 
 

@@ -8,6 +8,19 @@ peer's syslog to two certwatch instances, which therefore export the same series
 one alert, not two. ``max`` (never ``sum``) merges them, so no count is doubled; a node is silent when it is silent on
 every instance (``min``). Only the loss of every instance is critical; the loss of one is a warning.
 
+The probe alerts (``certwatch.probes``) read what the daemon's origin probes export (``probes:``; both instances
+probe the same targets, merged the same way: ``max``, and ``min`` for a certificate's expiry). Their ``for:`` is
+chosen for the default probe interval of 5 minutes: a probe result is a gauge that holds until the next probe, so a
+``for:`` shorter than one interval confirms nothing. :data:`FOR_PREDICTS` and :data:`FOR_FIX_VERIFIED` (10m) wait
+for the next probe (5 minutes, give or take the 10 % jitter) to agree, so a balanced origin whose nodes answer
+differently, or a certificate caught mid-change, does not page; a prediction comes before any 502, so 10 minutes
+cost nothing, and a fix whose incidents resolve within them (the peers were fine all along) raises nothing. Expiry
+does not flap: :data:`FOR_EXPIRES_CRITICAL` (10m, under 7 days) only confirms the series, and
+:data:`FOR_EXPIRES_WARNING` (1h, under 30 days: weeks of slack) also lets a chain seen during a renewal go by. The
+prediction alerts carry the catalog's steps for an at-risk failure (no ``VerifyOriginServer: Off`` workaround: no
+request fails yet); Alertmanager silences one while the enforced incident alert of the same origin, port and cause
+fires, and the expiry warning while the critical one fires.
+
 The incident alerts carry the catalog's steps (:func:`certwatch.remediate.remediation`) as Prometheus templates: the
 steps are rendered once with sentinel origin and port values, which are then replaced by ``{{ $labels.origin }}`` and
 a port template that prints what :func:`~certwatch.remediate.remediation` prints (``port 6972`` or ``port unknown``);
@@ -47,7 +60,8 @@ ANCHOR_CAUSES: Final = "causes"
 ANCHOR_SENDING: Final = "pointing-expressway-at-certwatch"
 ANCHOR_DAEMON: Final = "certwatch-run"
 ANCHOR_METRICS: Final = "metrics"
-ANCHORS: Final = (ANCHOR_CAUSES, ANCHOR_SENDING, ANCHOR_DAEMON, ANCHOR_METRICS)
+ANCHOR_PROBE: Final = "certwatch-probe"
+ANCHORS: Final = (ANCHOR_CAUSES, ANCHOR_SENDING, ANCHOR_DAEMON, ANCHOR_METRICS, ANCHOR_PROBE)
 
 # Alert names (the incident alerts come in one rule per cause, under one name each).
 FAILING: Final = "CertwatchOriginCertificateFailing"
@@ -58,6 +72,20 @@ INCIDENT_BY: Final = "cluster, node, origin, port, cause"
 FOR_FAILING: Final = "1m"
 FOR_AT_RISK: Final = "5m"
 FOR_CLUSTER_WIDE: Final = "1m"
+
+# Probe alert names: one prediction rule per cause, one expiry rule per severity, under one name each.
+PREDICTS: Final = "CertwatchProbePredictsFailure"
+EXPIRES: Final = "CertwatchOriginCertificateExpiresSoon"
+FIX_VERIFIED: Final = "CertwatchProbeFixVerified"
+
+PROBE_BY: Final = "origin, port"
+CERTIFICATE_BY: Final = "origin, port, depth, key_type"
+FOR_PREDICTS: Final = "10m"
+FOR_FIX_VERIFIED: Final = "10m"
+EXPIRES_WARNING_DAYS: Final = 30
+EXPIRES_CRITICAL_DAYS: Final = 7
+FOR_EXPIRES_WARNING: Final = "1h"
+FOR_EXPIRES_CRITICAL: Final = "10m"
 
 ORIGIN: Final = "{{ $labels.origin }}"
 IP_PATTERN: Final = "^[0-9.]+$|:"  # an IPv4 or IPv6 address (host names have letters and no colon)
@@ -228,6 +256,144 @@ def cluster_wide_annotations(
     return _cluster_wide_texts(cause, cluster, origin, str(len(nodes)), step, runbook, lang)
 
 
+# ---- probe texts ---------------------------------------------------------------------------------------------------
+
+
+def _predicts_texts(
+    cause: Cause, origin: str, port: str, target: str, steps: Sequence[str], runbook: str, lang: Language
+) -> dict[str, str]:
+    text = texts(lang).rules
+    fix = summary(cause, lang)
+    lines = [
+        text["predicts.lead"].format(origin=origin, port=port, cause=cause),
+        text["incident.fix"].format(fix=fix),
+        *(f"{number}. {step}" for number, step in enumerate(steps, 1)),
+        text["predicts.details"].format(target=target),
+    ]
+    return {
+        "summary": text["predicts.summary"].format(origin=origin, port=port, cause=cause, fix=fix),
+        "description": "\n".join(lines),
+        "runbook_url": f"{runbook}#{ANCHOR_CAUSES}",
+    }
+
+
+def predicts_annotations(
+    cause: Cause, *, origin: str, port: int, runbook: str = DEFAULT_RUNBOOK, lang: Language = DEFAULT_LANGUAGE
+) -> dict[str, str]:
+    """The annotations Prometheus gives the prediction alert of these labels: the catalog's steps for an origin
+    that fails verification where it is not enforced yet (no workaround: no request fails)."""
+    steps = alert_steps(cause, origin, port, enforced=False, lang=lang)
+    return _predicts_texts(cause, origin, port_text(port, lang), f"{origin}:{port}", steps, runbook, lang)
+
+
+@dataclass(frozen=True, slots=True)
+class _Expiry:
+    """What the expiry texts say, as concrete values or as templates."""
+
+    origin: str
+    port: str
+    certificate: str  # expires.leaf or expires.ca, filled
+    when: str  # expires.in or expires.expired, filled
+    fix: str  # expires.fix_leaf or expires.fix_ca, filled
+
+
+def _expiry_texts(v: _Expiry, runbook: str, lang: Language) -> dict[str, str]:
+    text = texts(lang).rules
+    values = {"certificate": v.certificate, "origin": v.origin, "port": v.port, "when": v.when}
+    return {
+        "summary": text["expires.summary"].format(**values),
+        "description": text["expires.description"].format(**values, fix=v.fix),
+        "runbook_url": f"{runbook}#{ANCHOR_PROBE}",
+    }
+
+
+def _expiry_template(lang: Language) -> _Expiry:
+    text = texts(lang).rules
+    key_type, depth = "{{ $labels.key_type }}", "{{ $labels.depth }}"
+
+    def by_depth(leaf: str, ca: str) -> str:
+        return f'{{{{ if eq $labels.depth "0" }}}}{leaf}{{{{ else }}}}{ca}{{{{ end }}}}'
+
+    duration = text["expires.in"].format(duration="{{ $value | humanizeDuration }}")
+    return _Expiry(
+        ORIGIN,
+        port_template(lang),
+        by_depth(
+            text["expires.leaf"].format(key_type=key_type), text["expires.ca"].format(key_type=key_type, depth=depth)
+        ),
+        f"{{{{ if gt $value 0.0 }}}}{duration}{{{{ else }}}}{text['expires.expired']}{{{{ end }}}}",
+        by_depth(text["expires.fix_leaf"].format(origin=ORIGIN), text["expires.fix_ca"]),
+    )
+
+
+def expiry_annotations(
+    *,
+    origin: str,
+    port: int,
+    depth: int,
+    key_type: str,
+    seconds: float,
+    runbook: str = DEFAULT_RUNBOOK,
+    lang: Language = DEFAULT_LANGUAGE,
+) -> dict[str, str]:
+    """The annotations Prometheus gives the expiry alert of these labels, ``seconds`` before the certificate's
+    ``notAfter`` (0 or less: expired)."""
+    text = texts(lang).rules
+    certificate = (
+        text["expires.ca"].format(key_type=key_type, depth=depth)
+        if depth
+        else text["expires.leaf"].format(key_type=key_type)
+    )
+    when = text["expires.in"].format(duration=humanize_duration(seconds)) if seconds > 0 else text["expires.expired"]
+    fix = text["expires.fix_ca"] if depth else text["expires.fix_leaf"].format(origin=origin)
+    return _expiry_texts(_Expiry(origin, port_text(port, lang), certificate, when, fix), runbook, lang)
+
+
+def humanize_duration(seconds: float) -> str:
+    """What Prometheus's ``humanizeDuration`` template function prints for ``seconds`` (``29d 23h 0m 0s``)."""
+    if seconds == 0:
+        return "0s"
+    if abs(seconds) >= 1:
+        sign = "-" if seconds < 0 else ""
+        whole = int(abs(seconds))
+        days, hours, minutes, rest = whole // 86400, whole // 3600 % 24, whole // 60 % 60, whole % 60
+        if days:
+            return f"{sign}{days}d {hours}h {minutes}m {rest}s"
+        if hours:
+            return f"{sign}{hours}h {minutes}m {rest}s"
+        if minutes:
+            return f"{sign}{minutes}m {rest}s"
+        return f"{sign}{abs(seconds):.4g}s"
+    prefix = ""
+    for unit in "munpfazy":
+        if abs(seconds) >= 1:
+            break
+        prefix, seconds = unit, seconds * 1000
+    return f"{seconds:.4g}{prefix}s"
+
+
+def _fix_verified_texts(origin: str, port: str, nodes: str, runbook: str, lang: Language) -> dict[str, str]:
+    text = texts(lang).rules
+    return {
+        "summary": text["fix_verified.summary"].format(origin=origin, port=port),
+        "description": text["fix_verified.description"].format(origin=origin, port=port, nodes=nodes),
+        "runbook_url": f"{runbook}#{ANCHOR_PROBE}",
+    }
+
+
+def fix_verified_annotations(
+    *,
+    origin: str,
+    port: int,
+    nodes: Sequence[str],
+    runbook: str = DEFAULT_RUNBOOK,
+    lang: Language = DEFAULT_LANGUAGE,
+) -> dict[str, str]:
+    """The annotations Prometheus gives the fix-verified alert of these labels (``nodes`` sorted: the peers with
+    an incident open for that origin and port)."""
+    return _fix_verified_texts(origin, port_text(port, lang), ", ".join(nodes), runbook, lang)
+
+
 # ---- PromQL ------------------------------------------------------------------------------------------------------
 
 
@@ -346,6 +512,34 @@ def _node_rules(job: str, runbook: str, lang: Language) -> list[dict[str, Any]]:
             _texts(lang, "no_request_lines", url, peer=peer, logging=LOGGING),
         ),
     ]
+
+
+def _probe_rules(job: str, runbook: str, lang: Language) -> list[dict[str, Any]]:
+    rules = []
+    target = f"{ORIGIN}:{{{{ $labels.port }}}}"
+    for cause in Cause:
+        series = _selector("certwatch_probe_cause", job, cause=cause)
+        steps = template_steps(cause, enforced=False, lang=lang)
+        annotations = _predicts_texts(cause, ORIGIN, port_template(lang), target, steps, runbook, lang)
+        expr = f"max by ({PROBE_BY}, cause) ({series}) == 1"
+        rules.append(_alert(PREDICTS, expr, FOR_PREDICTS, "critical", annotations, cause=str(cause)))
+    not_after = _selector("certwatch_origin_cert_not_after_timestamp_seconds", job)
+    expiry = _expiry_texts(_expiry_template(lang), runbook, lang)
+    for days, duration, severity in (
+        (EXPIRES_WARNING_DAYS, FOR_EXPIRES_WARNING, "warning"),
+        (EXPIRES_CRITICAL_DAYS, FOR_EXPIRES_CRITICAL, "critical"),
+    ):
+        expr = f"min by ({CERTIFICATE_BY}) ({not_after}) - time() < {days} * 86400"
+        rules.append(_alert(EXPIRES, expr, duration, severity, expiry))
+    success = _selector("certwatch_probe_success", job)
+    incidents = _selector("certwatch_incident_active", job)
+    nodes = _listing(
+        "max by (node) (" + incidents[:-1] + ",origin=%q,port=%q})", "node", "$labels.origin", "$labels.port"
+    )
+    expr = f"(max by ({PROBE_BY}) ({success}) == 1) and on ({PROBE_BY}) (max by ({PROBE_BY}) ({incidents}) > 0)"
+    annotations = _fix_verified_texts(ORIGIN, port_template(lang), nodes, runbook, lang)
+    rules.append(_alert(FIX_VERIFIED, expr, FOR_FIX_VERIFIED, "info", annotations))
+    return rules
 
 
 _DROP_REASONS: Final = ("queue_full", "sender_refused", "truncated_frame")  # advice per reason; "other": shutdown
@@ -482,6 +676,7 @@ def document(
         "groups": [
             {"name": "certwatch.recording", "rules": _recording_rules(job)},
             {"name": "certwatch.incidents", "rules": _incident_rules(job, runbook, lang)},
+            {"name": "certwatch.probes", "rules": _probe_rules(job, runbook, lang)},
             {"name": "certwatch.nodes", "rules": _node_rules(job, runbook, lang)},
             {"name": "certwatch.self", "rules": _self_rules(job, runbook, lang)},
         ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from certwatch.config import Config
 from certwatch.engine import Engine
@@ -14,6 +15,9 @@ from certwatch.listeners.stream import StreamListener
 from certwatch.listeners.udp import UdpListenerHandle
 from certwatch.reader import ReadStats
 from certwatch.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from certwatch.probe.service import ProbeService
 
 
 @dataclass
@@ -30,6 +34,7 @@ class State:
     http_address: str | None = None
     ready: bool = False
     host_udp_errors: Callable[[], int | None] = kernel.host_receive_buffer_errors
+    probes: ProbeService | None = None
 
     def bound(self) -> list[dict[str, str]]:
         """Every bound listener with its real address (port 0 resolved)."""

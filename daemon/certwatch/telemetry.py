@@ -64,6 +64,29 @@ METRICS: Final[dict[str, MetricSpec]] = {
         "Responses sent to MRA clients per origin, by status class",
     ),
     "certwatch_incident_changes_total": MetricSpec("counter", ("change",), "Incidents opened, reopened and resolved"),
+    # --- active origin probes (probes section) ----------------------------------------------------------------
+    "certwatch_probe_success": MetricSpec(
+        "gauge",
+        ("origin", "port"),
+        "1 when the last probe of the origin verified its certificate as Expressway-C would (ECDSA-first offer), "
+        "else 0",
+    ),
+    "certwatch_probe_timestamp_seconds": MetricSpec(
+        "gauge", ("origin", "port"), "When the last probe of the origin finished, Unix seconds"
+    ),
+    "certwatch_probe_cause": MetricSpec(
+        "gauge", ("origin", "port", "cause"), "1 for the certificate cause the last probe of the origin failed with"
+    ),
+    "certwatch_probe_errors_total": MetricSpec(
+        "counter",
+        ("origin", "port", "reason"),
+        "Probes that could not judge the origin's certificate: connection problems, or no TLS answer (reason tls)",
+    ),
+    "certwatch_origin_cert_not_after_timestamp_seconds": MetricSpec(
+        "gauge",
+        ("origin", "port", "depth", "key_type"),
+        "End of validity of each certificate the origin sent to the last probe, Unix seconds",
+    ),
     # --- Expressway nodes -------------------------------------------------------------------------------------
     "certwatch_node_messages_total": MetricSpec("counter", ("cluster", "node"), "Syslog messages from a node"),
     "certwatch_node_request_lines_total": MetricSpec(

@@ -150,9 +150,12 @@ def alert(name: str, **values: str) -> dict[str, Any]:
 def test_inhibitions_keep_one_page_per_problem(tmp_path: Path) -> None:
     """A cluster-wide failure silences the per-peer alerts of its origin and cause (not another origin's, not
     another cause's); "certwatch down" silences the silent nodes; an enforced failure silences the same peer's
-    at-risk alert."""
+    at-risk alert and the probe's prediction for its origin, port and cause (not another port's); an expiry under
+    7 days silences the same certificate's under-30-days warning (not another certificate's); a prediction of an
+    expired certificate silences the expiry alerts of its origin and port."""
     origin = {"cluster": "london", "origin": "cucm-pub.example.com", "cause": "untrusted_chain"}
     paris = {"cluster": "paris", "origin": "cucm-paris.example.com", "cause": "expired"}
+    certificate = {"origin": "imp.example.com", "port": "8443", "depth": "1", "key_type": "RSA"}
     sent = {
         "cluster-wide": alert("CertwatchOriginFailingClusterWide", **origin),
         "peer 1 failing": alert("CertwatchOriginCertificateFailing", node="expc01", port="8443", **origin),
@@ -174,8 +177,24 @@ def test_inhibitions_keep_one_page_per_problem(tmp_path: Path) -> None:
         "node silent": alert("CertwatchNodeSilent", cluster="london", node="expc05"),
         "enforced": alert("CertwatchOriginCertificateFailing", node="expc06", port="8443", **paris),
         "same peer at risk": alert("CertwatchOriginCertificateAtRisk", node="expc06", port="8443", **paris),
+        "predicted, failing": alert(
+            "CertwatchProbePredictsFailure", origin=paris["origin"], port="8443", cause="expired"
+        ),
+        "predicted, other port": alert(
+            "CertwatchProbePredictsFailure", origin=paris["origin"], port="6972", cause="expired"
+        ),
+        "expired, predicted": alert(
+            "CertwatchOriginCertificateExpiresSoon", origin=paris["origin"], port="6972", depth="0", key_type="RSA"
+        ),
+        "expires in days": alert("CertwatchOriginCertificateExpiresSoon", severity="critical", **certificate),
+        "expires in days, warning": alert("CertwatchOriginCertificateExpiresSoon", **certificate),
+        "other certificate, warning": alert(
+            "CertwatchOriginCertificateExpiresSoon", **{**certificate, "depth": "0", "key_type": "ECDSA"}
+        ),
+        "fix verified": alert("CertwatchProbeFixVerified", origin="imp.example.com", port="7400"),
     }
     expected = {"peer 1 failing", "peer 2 failing", "peer 3 at risk", "node silent", "same peer at risk"}
+    expected |= {"predicted, failing", "expired, predicted", "expires in days, warning"}
     names = {json.dumps(a["labels"], sort_keys=True): name for name, a in sent.items()}
     with alertmanager(tmp_path) as base:
         http(f"{base}/api/v2/alerts", list(sent.values()))

@@ -5,9 +5,12 @@ One ``certwatch probe --format json`` run probes every origin at once (as an adm
 list and Expressway-C's client certificate); each test then checks one origin's cause, depth and facts.
 """
 
+# ruff: noqa: RUF001 - the Chinese report is written with full-width punctuation, as meant
+
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,16 +21,18 @@ from typing import Any
 import pytest
 from origins import NAME, OriginPki, closed_port, make_origin_pki, s_server, silent_server
 
+from certwatch.hints import Language
 from certwatch.model import Cause
 from certwatch.probe.model import ProbeSettings, Target
 from certwatch.probe.run import probe
+from certwatch.remediate import remediation, summary
 
 TIMEOUT = "2"  # seconds per connection: the silent origin costs this once
 
 
-def certwatch(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def certwatch(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "certwatch", "probe", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env=env)
 
 
 def openssl_fingerprint(cert: Path) -> str:
@@ -263,6 +268,62 @@ def test_text_report_names_the_trap(pki: OriginPki, ports: dict[str, int]) -> No
     assert f"{NAME}:{port} (127.0.0.1): FAIL untrusted_self_signed: self-signed certificate at depth 0" in done.stdout
     assert "fix: X14.2 ECDSA trap: " in done.stdout
     assert "    rsa       RSA " in done.stdout
+
+
+def self_signed_args(pki: OriginPki, ports: dict[str, int], *extra: str) -> list[str | Path]:
+    port = ports["self_signed"]
+    return [*extra, "--ca-file", pki.root, "--resolve", f"{NAME}:{port}:127.0.0.1", f"{NAME}:{port}"]
+
+
+def test_chinese_text_report(pki: OriginPki, ports: dict[str, int]) -> None:
+    """--lang zh-CN: the report's words, the summary and the steps in Chinese; names, causes, OpenSSL's error and
+    the certificate facts as they are."""
+    port = ports["self_signed"]
+    done = certwatch(*self_signed_args(pki, ports, "--lang", "zh-CN"))
+    assert 0 == done.returncode, done.stderr
+    lines = done.stdout.splitlines()
+    assert "certwatch probe：1个源服务器：0个正常，1个失败，0个无法连接" == lines[0]
+    assert f"{NAME}:{port} (127.0.0.1)：失败 untrusted_self_signed：self-signed certificate（深度0）" == lines[2]
+    assert "  发送的证书链（完整）：" in lines
+    assert f"        颁发者 CN={NAME}（自签名）" in lines
+    assert "    rsa       被拒绝" in lines
+    assert f"  解决方法：{summary(Cause.UNTRUSTED_SELF_SIGNED, 'zh-CN')}" in lines
+    first = remediation(Cause.UNTRUSTED_SELF_SIGNED, NAME, port, 0, "self-signed certificate", lang="zh-CN")[0]
+    assert first.startswith(f"{NAME}（端口{port}）提供的是自签名证书")
+    assert first[:20] in done.stdout
+
+
+def test_chinese_json_changes_only_the_summary_and_steps(pki: OriginPki, ports: dict[str, int]) -> None:
+    """--format json --lang zh-CN: the same document as in English (keys, cause, error, facts, offers), but the
+    summary and the steps are the catalog's Chinese ones."""
+    english = certwatch(*self_signed_args(pki, ports, "--format", "json"))
+    chinese = certwatch(*self_signed_args(pki, ports, "--format", "json", "--lang", "zh-CN"))
+    assert (0, 0) == (english.returncode, chinese.returncode), english.stderr + chinese.stderr
+    (en,), (zh,) = json.loads(english.stdout)["results"], json.loads(chinese.stdout)["results"]
+    port = ports["self_signed"]
+    assert "untrusted_self_signed" == zh["cause"]
+    assert summary(Cause.UNTRUSTED_SELF_SIGNED, "zh-CN") == zh["summary"]
+    expected = remediation(Cause.UNTRUSTED_SELF_SIGNED, NAME, port, 0, zh["error"], lang="zh-CN")
+    assert expected == zh["remediation"]
+    assert summary(Cause.UNTRUSTED_SELF_SIGNED) == en["summary"]
+    unchanged = set(en) - {"summary", "remediation"}
+    assert {k: en[k] for k in unchanged} == {k: zh[k] for k in unchanged}
+
+
+@pytest.mark.parametrize(
+    ("locale", "lang", "expected"),
+    [("zh_CN.UTF-8", None, "zh-CN"), ("zh_CN.UTF-8", "en", "en"), ("en_US.UTF-8", None, "en")],
+)
+def test_the_locale_chooses_the_default_language(
+    pki: OriginPki, ports: dict[str, int], locale: str, lang: str | None, expected: Language
+) -> None:
+    """Without --lang, LANG=zh_CN.UTF-8 gives the Chinese report (as for analyze); --lang en overrides it."""
+    env = {k: v for k, v in os.environ.items() if k not in {"LC_ALL", "LANG"}} | {"LANG": locale}
+    done = certwatch(*self_signed_args(pki, ports, *(["--lang", lang] if lang else [])), env=env)
+    assert 0 == done.returncode, done.stderr
+    headline = {"zh-CN": "certwatch probe：1个源服务器：", "en": "certwatch probe: 1 origin: "}[expected]
+    assert done.stdout.startswith(headline), done.stdout[:200]
+    assert f"{summary(Cause.UNTRUSTED_SELF_SIGNED, expected)}\n" in done.stdout
 
 
 def test_the_probe_function_for_the_daemon(pki: OriginPki, ports: dict[str, int]) -> None:

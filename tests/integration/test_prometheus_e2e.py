@@ -5,6 +5,12 @@ dashboard query (Grafana variables substituted) and every rule checked through t
 Grafana itself is not run: the dashboard is proven through its queries and its JSON (value mappings applied here
 the way Grafana would). The rules are a test copy of ``deploy/prometheus/certwatch-rules.yml`` with group
 intervals at 1 s and ``for:`` at 1 s, so alerts go pending then firing within seconds.
+
+The daemon also probes two TLS origins on 127.0.0.1 (``openssl s_server``, certificates made by the test:
+:mod:`origins`): one serving a CA-signed chain the ``probes.ca_file`` trusts, one a self-signed ECDSA certificate. So
+every origin-probe panel and rule has data, as the others do: the probe panels are held to the same "valid and not
+empty" standard, and the probe alerts that this setup raises (the prediction for the self-signed origin; the expiry
+alerts, the test certificates being valid for two days) are part of the expected set.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 
 import pytest
 import yaml
+from origins import NAME, OriginPki, make_origin_pki, s_server
 from process import DaemonProcess, daemon_process
 
 from certwatch.model import FAILURE_REASONS, Cause
@@ -57,6 +64,13 @@ CONFIG = (
     # expc03 is a configured peer that never sends: the silence panels must show it
     "clusters: {emea: [expc01, expc02, expc03]}\n"
 )
+# Two origins probed once (the interval is longer than the test): PROBED_OK verifies, PROBED_SELF_SIGNED fails.
+PROBES = (
+    "probes:\n  ca_file: '{ca_file}'\n  interval: 1h\n  timeout: 5s\n  targets:\n"
+    "    - {{origin: {name}, port: {ok}, address: 127.0.0.1}}\n"
+    "    - {{origin: {name}, port: {self_signed}, address: 127.0.0.1}}\n"
+)
+PROBE_ERROR_REASONS = 6  # refused timeout dns reset unreachable tls: initialised at zero per target
 UDP_SCENARIO = "a_self_signed_tomcat_ecdsa.log"  # 8 messages, as an Expressway sends them
 TCP_SCENARIOS = ("b_untrusted_chain_two_peers.log", "f_permissive_at_risk.log")  # 6 + 12 messages, as a relay does
 
@@ -289,12 +303,29 @@ def daemon_received(daemon: DaemonProcess, transport: str) -> float:
     return 0.0
 
 
+@pytest.fixture(name="pki", scope="module")
+def fixture_pki(tmp_path_factory: pytest.TempPathFactory) -> OriginPki:
+    return make_origin_pki(tmp_path_factory.mktemp("origins"))
+
+
+@pytest.fixture(name="origins", scope="module")
+def fixture_origins(pki: OriginPki) -> Iterator[dict[str, int]]:
+    """The probed origins' ports: ``ok`` serves the CA-signed RSA leaf and its intermediate, ``self_signed`` the
+    self-signed ECDSA leaf."""
+    good = ["-cert", pki.good.cert, "-key", pki.good.key, "-cert_chain", pki.intermediate]
+    self_signed = ["-cert", pki.self_signed_ecdsa.cert, "-key", pki.self_signed_ecdsa.key]
+    with s_server(pki.directory, *good) as ok, s_server(pki.directory, *self_signed) as bad:
+        yield {"ok": ok, "self_signed": bad}
+
+
 @pytest.fixture(name="stack", scope="module")
-def fixture_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """certwatch and Prometheus, after the scenarios were replayed and Prometheus scraped their result."""
+def fixture_stack(tmp_path_factory: pytest.TempPathFactory, pki: OriginPki, origins: dict[str, int]) -> Iterator[Stack]:
+    """certwatch and Prometheus, after the scenarios were replayed, the origins probed and Prometheus scraped the
+    result."""
     tmp = tmp_path_factory.mktemp("e2e")
     rule_files = [rules_copy(tmp)] if RULES.exists() else []
-    with daemon_process(CONFIG, tmp) as daemon, prometheus(tmp, daemon.http, rule_files) as prom:
+    config = CONFIG + PROBES.format(ca_file=pki.root, name=NAME, **origins)
+    with daemon_process(config, tmp) as daemon, prometheus(tmp, daemon.http, rule_files) as prom:
         # a first scrape before any traffic: counters initialised at zero then have a baseline for rate()
         wait_until(lambda: 1.0 == prom.scalar(f'up{{job="{JOB}"}}'), "a first successful scrape")
         listeners = daemon.listeners()
@@ -315,6 +346,18 @@ def fixture_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 )
             ),
             "a scrape with every message and incident",
+        )
+        wait_until(
+            lambda: (
+                (2.0, 1.0, 2.0 * PROBE_ERROR_REASONS)
+                == (
+                    prom.scalar("count(certwatch_probe_success)"),
+                    prom.scalar("count(certwatch_probe_cause)"),
+                    # two samples per series: increase() over the probe error counters has data
+                    prom.scalar("count(increase(certwatch_probe_errors_total[1m]))"),
+                )
+            ),
+            "a scrape with both origins probed",
         )
         yield Stack(prom, daemon, bool(rule_files), time.time())
 
@@ -489,6 +532,26 @@ def test_ingest_health_panels(stack: Stack) -> None:
     assert {(): 1024.0} == values(stack, "Ingress queue", (), "B")
 
 
+def test_origin_probe_panels(stack: Stack, origins: dict[str, int]) -> None:
+    """Probe status per origin and port (ok 1, FAIL 0), over time and in the table with the last probe's time and
+    no errors; the failing origin's cause with the catalog's fix; the days to expiry of every certificate served
+    (the CA-signed leaf and its intermediate, the self-signed leaf)."""
+    ok, bad = str(origins["ok"]), str(origins["self_signed"])
+    status = {(NAME, ok): 1.0, (NAME, bad): 0.0}
+    assert status == values(stack, "Probe status", ("origin", "port"))
+    assert status == values(stack, "Probes", ("origin", "port"), "A")
+    stamps = values(stack, "Probes", ("origin", "port"), "B")
+    assert set(status) == set(stamps)
+    assert all(0 <= time.time() - stamp / 1000 < 600 for stamp in stamps.values()), stamps
+    assert dict.fromkeys(status, 0.0) == values(stack, "Probes", ("origin", "port"), "C")
+    failures = values(stack, "Probe failures", ("origin", "port", "cause", "fix"))
+    assert {(NAME, bad, "untrusted_self_signed", "untrusted_self_signed"): 1.0} == failures
+    assert summary(Cause.UNTRUSTED_SELF_SIGNED) == mapped(panels()["Probe failures"], "fix", "untrusted_self_signed")
+    days = values(stack, "Days to expiry", ("origin", "port", "depth", "key_type"))
+    assert {(NAME, ok, "0", "RSA"), (NAME, ok, "1", "RSA"), (NAME, bad, "0", "ECDSA")} == set(days)
+    assert all(1.9 < left <= 2.0 for left in days.values()), days  # the test certificates: two days
+
+
 # ---- the rules ---------------------------------------------------------------------------------------------------
 
 
@@ -531,6 +594,10 @@ EXPECTED_ALERTS = {
     ("CertwatchOriginCertificateAtRisk", "warning", "name_mismatch", "expc02", "imp01.example.com"),
     ("CertwatchOriginFailingClusterWide", "critical", "untrusted_chain", "", "cucm-pub.example.com"),
     ("CertwatchNodeNeverHeard", "warning", "", "expc03", ""),
+    # the probes: the self-signed origin, and the test certificates valid for two days (warning and critical)
+    ("CertwatchProbePredictsFailure", "critical", "untrusted_self_signed", "", NAME),
+    ("CertwatchOriginCertificateExpiresSoon", "warning", "", "", NAME),
+    ("CertwatchOriginCertificateExpiresSoon", "critical", "", "", NAME),
 }
 
 
@@ -546,7 +613,9 @@ def test_alerts_fire_for_the_scenario(stack: Stack) -> None:
         return [
             a
             for a in firing()
-            if a["labels"].get("severity") == "critical" and a["labels"].get("cause") == "untrusted_self_signed"
+            if a["labels"].get("severity") == "critical"
+            and a["labels"].get("cause") == "untrusted_self_signed"
+            and a["labels"]["alertname"] == "CertwatchOriginCertificateFailing"  # not the probe's prediction
         ]
 
     (alert,) = wait_until(critical_self_signed, "a firing critical alert with cause untrusted_self_signed")

@@ -267,7 +267,7 @@ def test_the_fix_column_maps_every_cause_to_its_catalog_summary() -> None:
     """The value mappings are ``remediate.summary()`` for every ``Cause``, no more, no less."""
     expected = {str(cause): summary(cause) for cause in Cause}
     mappings = fix_mappings()
-    assert ["Active incidents", "At-risk origins"] == sorted(mappings)
+    assert ["Active incidents", "At-risk origins", "Probe failures"] == sorted(mappings)
     for value in mappings.values():
         assert (1, "value") == (len(value), value[0]["type"])
         assert expected == {cause: option["text"] for cause, option in value[0]["options"].items()}
@@ -305,3 +305,30 @@ def test_the_dashboard_provider_loads_the_mounted_directory() -> None:
         provider["options"]["path"],
     )
     assert ["certwatch.json"] == sorted(p.name for p in DASHBOARD.parent.iterdir())
+
+
+def test_the_origin_probe_row() -> None:
+    """A row "Origin probes": probe status per origin and port over time and now (ok/FAIL), the failures with their
+    cause and fix, and the days to expiry of every certificate with the alert rules' thresholds (7, 30)."""
+    from certwatch import rules  # noqa: PLC0415 - only this test needs the rules module
+
+    all_panels = dashboard()["panels"]
+    start = next(i for i, p in enumerate(all_panels) if p["type"] == "row" and p["title"] == "Origin probes")
+    end = next(i for i, p in enumerate(all_panels) if i > start and p["type"] == "row")
+    row = {p["title"]: p for p in all_panels[start + 1 : end]}
+    assert ["Probe status", "Probes", "Probe failures", "Days to expiry"] == list(row)
+    assert "state-timeline" == row["Probe status"]["type"]
+    for title in ("Probe status", "Probes", "Probe failures", "Days to expiry"):
+        for t in row[title]["targets"]:
+            assert 'origin=~"$origin"' in t["expr"], (title, t["expr"])
+            assert re.match(r"\(?(max|min|sum) by \(origin, port", t["expr"]), t["expr"]  # instances merged
+    assert ["origin", "port", "cause", "fix"] == sorted(
+        row["Probe failures"]["transformations"][1]["options"]["indexByName"],
+        key=row["Probe failures"]["transformations"][1]["options"]["indexByName"].get,
+    )
+    (days,) = row["Days to expiry"]["targets"]
+    assert days["expr"].endswith("- time()) / 86400")
+    (override_,) = row["Days to expiry"]["fieldConfig"]["overrides"]
+    steps = next(p["value"]["steps"] for p in override_["properties"] if p["id"] == "thresholds")
+    assert [None, rules.EXPIRES_CRITICAL_DAYS, rules.EXPIRES_WARNING_DAYS] == [step["value"] for step in steps]
+    assert ["red", "orange", "green"] == [step["color"] for step in steps]

@@ -557,6 +557,49 @@ def test_one_page_per_problem() -> None:
     assert ({"CertwatchNodeSilent"} <= down_targets, []) == (True, down_equal)
 
 
+def carried_labels(alert: str) -> set[str]:
+    """The labels the alerts of a rule name carry: the outer ``by (...)`` of each expression, and the rule's labels."""
+    carried: set[str] = set()
+    for group in read_yaml(RULES)["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == alert:
+                by = re.search(r"\bby \(([^)]*)\)", rule["expr"])
+                carried |= {name.strip() for name in by.group(1).split(",")} if by else set()
+                carried |= set(rule["labels"])
+    return carried
+
+
+def test_inhibitions_compare_labels_both_sides_carry() -> None:
+    """An ``equal`` label missing on either side would compare empty values and silence unrelated alerts."""
+    problems = []
+    for rule in read_yaml(ALERTMANAGER)["inhibit_rules"]:
+        for name in matcher_names(rule["source_matchers"]) | matcher_names(rule["target_matchers"]):
+            problems += [(name, label) for label in rule["equal"] if label not in carried_labels(name)]
+    assert [] == problems
+
+
+def test_probe_alerts_page_once() -> None:
+    """The enforced incident silences the probe's prediction of the same origin, port and cause; a certificate under
+    7 days is not paged again as under 30; a prediction of an expired certificate silences the expiry alerts."""
+    inhibit = [
+        (sorted(rule["source_matchers"]), sorted(rule["target_matchers"]), rule["equal"])
+        for rule in read_yaml(ALERTMANAGER)["inhibit_rules"]
+    ]
+    expires = 'alertname="CertwatchOriginCertificateExpiresSoon"'
+    predicts = 'alertname="CertwatchProbePredictsFailure"'
+    assert (
+        ['alertname="CertwatchOriginCertificateFailing"'],
+        [predicts],
+        ["origin", "port", "cause"],
+    ) in inhibit
+    assert (
+        [expires, 'severity="critical"'],
+        [expires, 'severity="warning"'],
+        ["origin", "port", "depth", "key_type"],
+    ) in (inhibit)
+    assert ([predicts, 'cause="expired"'], [expires], ["origin", "port"]) in inhibit
+
+
 # ---- Kubernetes -----------------------------------------------------------------------------------------------------
 
 

@@ -59,6 +59,7 @@ def table_pairs(lang: Language) -> list[tuple[str, Mapping[str, str], Mapping[st
         ("remediation", EN.remediation, other.remediation),
         ("report", EN.report, other.report),
         ("rules", EN.rules, other.rules),
+        ("probe", EN.probe, other.probe),
     ]
 
 
@@ -82,7 +83,8 @@ def test_every_cause_has_the_same_hint_in_every_language(lang: Language) -> None
 
 @pytest.mark.parametrize("lang", OTHERS)
 def test_every_table_has_the_same_keys_and_placeholders(lang: Language) -> None:
-    """The remediation pieces, the text report and the rules: the same keys, each with the same placeholders."""
+    """The remediation pieces, the text report, the rules and the probe's texts: the same keys, each with the same
+    placeholders."""
     for name, en, other in table_pairs(lang):
         assert set(en) == set(other), name
         mismatched = [key for key in en if placeholders(en[key]) != placeholders(other[key])]
@@ -94,7 +96,7 @@ def test_no_text_holds_prometheus_template_braces() -> None:
     for lang in LANGUAGES:
         t = texts(lang)
         every = [h.summary for h in t.hints.values()] + [s for h in t.hints.values() for s in h.steps]
-        every += [*t.remediation.values(), *t.report.values(), *t.rules.values()]
+        every += [*t.remediation.values(), *t.report.values(), *t.rules.values(), *t.probe.values()]
         assert [] == [text for text in every if "{{" in text or "}}" in text or "$labels" in text], lang
 
 
@@ -128,6 +130,8 @@ def test_translations_are_translated(lang: Language) -> None:
         if k not in {"origin_ip", "node_separator", "finding"} and not k.startswith("cause")
     ]
     texts_ += list(other.rules.values())
+    # the probe's report lines that are only names, numbers and certificate facts (the same in every language)
+    texts_ += [v for k, v in other.probe.items() if k not in {"result", "address", "sans", "sha256"}]
     untranslated = [t for t in texts_ if not has_chinese(t) and t not in {"{depth_text}", "{ip_text}"}]
     assert [] == untranslated
 

@@ -1,5 +1,7 @@
 """certwatch.probe.classify, .command (arguments), .run (error mapping) and .report: the probe's pure parts."""
 
+# ruff: noqa: RUF001 - the Chinese report is written with full-width punctuation, as meant
+
 from __future__ import annotations
 
 import socket
@@ -12,10 +14,11 @@ from certwatch.probe.classify import Verdict, hint, is_x14_2_trap, offer_result,
 from certwatch.probe.command import UsageError, parse_resolve, parse_target, targets
 from certwatch.probe.facts import fingerprint
 from certwatch.probe.handshake import Handshake
-from certwatch.probe.model import OfferResult, ProbeResult, Target
+from certwatch.probe.model import CertFacts, OfferResult, ProbeResult, Target
 from certwatch.probe.report import document, render_text
 from certwatch.probe.run import connect_error_kind
-from certwatch.remediate import summary
+from certwatch.remediate import remediation, summary
+from certwatch.report import display_width
 
 NAME = "cucm.example.test"
 C = chain(NAME)
@@ -172,3 +175,80 @@ def test_report() -> None:
     assert "2 origins: 1 ok, 0 failing, 1 unreachable" in text
     assert "    ecdsa     refused\n" in text
     assert "    rsa       RSA    CC:DD  ok\n" in text
+
+
+# ---- --lang zh-CN ------------------------------------------------------------------------------------------------
+
+
+def test_hints_in_chinese() -> None:
+    """The catalog's summary and steps in the language asked for; the probe's own texts (the X14.2 trap, connection
+    and TLS problems) from the ``probe`` texts of that language, with the same values filled in."""
+    expired = hint(Verdict(False, Cause.EXPIRED, 0, "certificate has expired"), NAME, 8443, None, lang="zh-CN")
+    assert summary(Cause.EXPIRED, "zh-CN") == expired.summary
+    assert tuple(remediation(Cause.EXPIRED, NAME, 8443, 0, "certificate has expired", lang="zh-CN")) == expired.steps
+    step = trap_step(NAME, 6972, ECDSA_BAD, "zh-CN")
+    assert step.startswith(f"X14.2 ECDSA陷阱：{NAME}（端口6972）提供两个证书。")
+    assert "一个自签名的ECDSA证书（AA:BB...）" in step
+    assert "`ECDHE-RSA-AES256-GCM-SHA384:`" in step
+    assert "Maintenance > Security > Ciphers（xConfiguration Ciphers）" in step
+    trapped = hint(Verdict(False, Cause.UNTRUSTED_SELF_SIGNED, 0, "x"), NAME, 6972, None, step, "zh-CN")
+    assert f"X14.2 ECDSA陷阱：{summary(Cause.UNTRUSTED_SELF_SIGNED, 'zh-CN')}" == trapped.summary
+    # the catalog's general cipher-order step is dropped in Chinese too: the trap step gives it
+    assert [step] == [s for s in trapped.steps if "ECDHE-RSA-AES256-GCM-SHA384:" in s]
+    refused = hint(Verdict(False, None, None, "connect: refused"), NAME, 8443, "10.0.0.1", lang="zh-CN")
+    assert "无法连接到源服务器（refused）" == refused.summary
+    assert refused.steps[0].startswith("10.0.0.1的端口8443上没有服务接受连接")
+    dns = hint(Verdict(False, None, None, "connect: dns"), NAME, 8443, None, lang="zh-CN")
+    assert dns.steps[0].startswith(f"无法解析{NAME}：")
+    assert "System > Server" in dns.steps[0]
+    plain = hint(Verdict(False, None, None, "tls: wrong version number"), NAME, 8443, None, lang="zh-CN")
+    assert ("源服务器未完成TLS握手", f"{NAME}的端口8443没有以TLS服务器的身份应答（wrong version number）") == (
+        plain.summary,
+        plain.steps[0].split("：")[0],
+    )
+
+
+def test_english_is_the_default_language() -> None:
+    """Without ``lang`` the hints and the report are English, exactly as with ``lang="en"``."""
+    for v in (
+        Verdict(False, Cause.UNTRUSTED_SELF_SIGNED, 0, "self-signed certificate"),
+        Verdict(False, None, None, "connect: timeout"),
+        Verdict(False, None, None, "tls: wrong version number"),
+    ):
+        assert hint(v, NAME, 6972, "10.0.0.1") == hint(v, NAME, 6972, "10.0.0.1", lang="en")
+    assert trap_step(NAME, 6972, ECDSA_BAD) == trap_step(NAME, 6972, ECDSA_BAD, "en")
+    result = ProbeResult(NAME, 8443, "10.0.0.1", False, None, None, "connect: refused", summary="s",
+                         remediation=("step",))  # fmt: skip
+    assert render_text([result]) == render_text([result], lang="en")
+
+
+def test_report_in_chinese() -> None:
+    """The report's own words in Chinese; names, causes, OpenSSL errors, offers and facts as they are; the steps
+    wrapped by display width."""
+    leaf = CertFacts(0, f"CN={NAME}", f"CN={NAME}", (f"DNS:{NAME}",), "2026-01-01T00:00:00Z", "2026-01-03T00:00:00Z",
+                     "ECDSA", 256, "ecdsa-with-SHA256", "AA:BB")  # fmt: skip
+    steps = remediation(Cause.UNTRUSTED_SELF_SIGNED, NAME, 8443, 0, "self-signed certificate", lang="zh-CN")
+    failing = ProbeResult(
+        NAME, 8443, "10.0.0.1", False, Cause.UNTRUSTED_SELF_SIGNED, 0, "self-signed certificate", "TLSv1.3",
+        "TLS_AES_256_GCM_SHA384", (leaf,), True, {"preferred": ECDSA_BAD, "ecdsa": ECDSA_BAD, "rsa": None},
+        summary=summary(Cause.UNTRUSTED_SELF_SIGNED, "zh-CN"), remediation=tuple(steps),
+    )  # fmt: skip
+    unreachable = ProbeResult(NAME, 443, None, False, None, None, "connect: timeout")
+    text = render_text([failing, unreachable], lang="zh-CN")
+    lines = text.splitlines()
+    assert "certwatch probe：2个源服务器：0个正常，1个失败，1个无法连接" == lines[0]
+    assert f"{NAME}:8443 (10.0.0.1)：失败 untrusted_self_signed：self-signed certificate（深度0）" in lines
+    assert f"{NAME}:443：失败 connect: timeout" in lines
+    assert "  发送的证书链（完整）：" in lines
+    assert f"        颁发者 CN={NAME}（自签名）" in lines
+    assert "        ECDSA 256，ecdsa-with-SHA256，有效期 2026-01-01T00:00:00Z .. 2026-01-03T00:00:00Z" in lines
+    assert "    preferred ECDSA  AA:BB  untrusted_self_signed（深度0）" in lines
+    assert "    rsa       被拒绝" in lines
+    assert f"  解决方法：{summary(Cause.UNTRUSTED_SELF_SIGNED, 'zh-CN')}" in lines
+    numbered = [line for line in lines if line.startswith("    ") and line[4:5].isdigit()]
+    assert [f"    {n}. " for n in range(1, len(steps) + 1)] == [line[:7] for line in numbered]
+    fix = text[text.index("  解决方法：") : text.index(f"\n\n{NAME}:443")].splitlines()[1:]
+    assert "".join(line.strip() for line in fix).replace(" ", "") == "".join(
+        f"{n}.{step}" for n, step in enumerate(steps, 1)
+    ).replace(" ", "")
+    assert all(display_width(line) <= 110 for line in fix), fix

@@ -1,8 +1,8 @@
 """The Prometheus rules: generated from the catalog and the metric contract, committed current, checked by promtool.
 
 ``tests/promtool/certwatch.test.yml`` is written by hand (nodes, ingestion, certwatch itself, recording rules);
-``tests/promtool/incidents.test.yml`` (and ``incidents.zh-CN.test.yml``, the same tests of the Simplified Chinese
-rules file) is generated here from the catalog, like a golden file: regenerate them with
+``tests/promtool/incidents.test.yml`` and ``probes.test.yml`` (and their ``.zh-CN`` twins, the same tests of the
+Simplified Chinese rules file) are generated here from the catalog, like golden files: regenerate them with
 ``.venv/bin/pytest tests/unit/test_rules.py --update-golden`` and review the diff.
 """
 
@@ -33,6 +33,10 @@ INCIDENT_TESTS = PROMTOOL_DIR / "incidents.test.yml"
 INCIDENT_TESTS_BY_LANG: dict[Language, Path] = {
     "en": INCIDENT_TESTS,
     "zh-CN": PROMTOOL_DIR / "incidents.zh-CN.test.yml",
+}
+PROBE_TESTS_BY_LANG: dict[Language, Path] = {
+    "en": PROMTOOL_DIR / "probes.test.yml",
+    "zh-CN": PROMTOOL_DIR / "probes.zh-CN.test.yml",
 }
 README = ROOT / "README.md"
 REGENERATE = "certwatch render-rules --output deploy/prometheus/certwatch-rules.yml"
@@ -141,7 +145,7 @@ def test_every_cause_has_its_alerts_with_the_catalog_steps(lang: Language) -> No
     doc = committed_rules(lang)
     by_cause: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for rule in alerting_rules(doc):
-        if "cause" in rule["labels"]:
+        if "cause" in rule["labels"] and rule["alert"] != rules.PREDICTS:  # test_probe_alerts: the predictions
             by_cause.setdefault((rule["alert"], rule["labels"]["cause"]), []).append(rule)
     expected_keys = {
         (name, str(cause)) for name in (rules.FAILING, rules.AT_RISK, rules.CLUSTER_WIDE) for cause in Cause
@@ -191,7 +195,7 @@ def test_every_alert_is_labelled_and_annotated(lang: Language) -> None:
         assert anchor in readme_anchors, anchor
         assert re.fullmatch(r"\d+[smh]", rule["for"])
         expr = rule["expr"]
-        assert re.match(r"\(?(max|min|count)( by \([a-z, ]+\))? ?\(", expr), expr
+        assert re.match(r"\(?(max|min|count)( by \([a-z_, ]+\))? ?\(", expr), expr
         assert "instance" not in rule["labels"]
     assert set(rules.ANCHORS) <= readme_anchors
 
@@ -272,13 +276,13 @@ def test_promtool_check_rules(lang: Language) -> None:
         [promtool(), "check", "rules", str(RULES_FILES[lang])], capture_output=True, text=True, check=False, timeout=120
     )
     assert 0 == result.returncode, result.stdout + result.stderr
-    assert "SUCCESS: 50 rules found" in result.stdout
+    assert "SUCCESS: 64 rules found" in result.stdout
 
 
 def test_promtool_unit_tests_pass() -> None:
     """Every alert fires, stays quiet and resolves as its promtool unit tests say, HA cases included."""
     files = sorted(str(path) for path in PROMTOOL_DIR.glob("*.test.yml"))
-    expected = [PROMTOOL_DIR / "certwatch.test.yml", INCIDENT_TESTS, INCIDENT_TESTS_BY_LANG["zh-CN"]]
+    expected = [PROMTOOL_DIR / "certwatch.test.yml", *INCIDENT_TESTS_BY_LANG.values(), *PROBE_TESTS_BY_LANG.values()]
     assert sorted(str(path) for path in expected) == files
     result = subprocess.run(
         [promtool(), "test", "rules", *files], capture_output=True, text=True, check=False, timeout=300
@@ -466,3 +470,224 @@ def test_alert_text_for_concrete_labels_is_remediation(lang: Language) -> None:
         1
     ]
     assert inserted == wide["description"].splitlines()[0]
+
+
+# ---- the generated promtool tests of the probe alerts -------------------------------------------------------------
+
+PROBED = "cucm-pub.example.com"
+PROBED_IP = "10.10.10.12"
+DAY = 86400
+
+
+def metric_series(
+    metric: str, labels: dict[str, str], values: str, instances: tuple[str, ...] = INSTANCES
+) -> list[dict[str, str]]:
+    out = []
+    for instance in instances:
+        pairs = {"job": "certwatch", "instance": instance, **labels}
+        text = ",".join(f'{k}="{v}"' for k, v in pairs.items())
+        out.append({"series": f"{metric}{{{text}}}", "values": values})
+    return out
+
+
+def predicts_group(cause: Cause, lang: Language = "en") -> dict[str, Any]:
+    """One cause's prediction: the origin presents a certificate the probe refuses, on both instances (one alert)
+    from 1m to 15m; an IP origin on instance a only, from 3m to 15m. ``for: 10m``: firing at 11m (13m)."""
+    labels = {"origin": PROBED, "port": "8443", "cause": str(cause)}
+    ip_labels = {"origin": PROBED_IP, "port": "6972", "cause": str(cause)}
+    inputs = [
+        *metric_series("certwatch_probe_cause", labels, "_ 1x14 stale"),
+        *metric_series("certwatch_probe_cause", ip_labels, "_ _ _ 1x12 stale", INSTANCES[:1]),
+    ]
+
+    def expected(origin: str, port: int) -> dict[str, Any]:
+        return {
+            "exp_labels": {"severity": "critical", "origin": origin, "port": str(port), "cause": str(cause)},
+            "exp_annotations": rules.predicts_annotations(cause, origin=origin, port=port, lang=lang),
+        }
+
+    cases = [
+        ("0m", []),
+        ("10m", []),  # pending: for 10m
+        ("11m", [expected(PROBED, 8443)]),  # once, reported by two instances
+        ("13m", [expected(PROBED, 8443), expected(PROBED_IP, 6972)]),
+        ("16m", []),  # the probe passes again: the series is gone
+    ]
+    return {
+        "name": f"probes: predicts {cause}",
+        "interval": "1m",
+        "input_series": inputs,
+        "alert_rule_test": [{"eval_time": at, "alertname": rules.PREDICTS, "exp_alerts": a} for at, a in cases],
+    }
+
+
+def expiry_group(lang: Language = "en") -> dict[str, Any]:
+    """Three certificates, minutes after the Unix epoch (promtool's time 0):
+
+    * PROBED:8443 depth 0 RSA, on both instances: 30 days and 10 minutes left at 0m (under 30 days from 11m:
+      warning from 71m, ``for: 1h``), renewed for a year at 90m.
+    * PROBED:8443 depth 1 RSA (the intermediate), instance a only: 7 days and 5 minutes left at 0m (under 7 days
+      from 6m: critical from 16m; under 30 days from 0m: warning from 60m); gone (no longer served) at 100m.
+    * PROBED_IP:6972 depth 0 ECDSA, both instances: expired at the epoch; warning and critical, gone at 100m.
+    """
+    leaf = {"origin": PROBED, "port": "8443", "depth": "0", "key_type": "RSA"}
+    ca = {"origin": PROBED, "port": "8443", "depth": "1", "key_type": "RSA"}
+    expired = {"origin": PROBED_IP, "port": "6972", "depth": "0", "key_type": "ECDSA"}
+    leaf_until, ca_until = 30 * DAY + 600, 7 * DAY + 300
+    metric = "certwatch_origin_cert_not_after_timestamp_seconds"
+    inputs = [
+        *metric_series(metric, leaf, f"{leaf_until}x89 {365 * DAY}x30"),
+        *metric_series(metric, ca, f"{ca_until}x99 stale", INSTANCES[:1]),
+        *metric_series(metric, expired, "0x99 stale"),
+    ]
+
+    def expected(labels: dict[str, str], until: int, at: int, severity: str) -> dict[str, Any]:
+        annotations = rules.expiry_annotations(
+            origin=labels["origin"],
+            port=int(labels["port"]),
+            depth=int(labels["depth"]),
+            key_type=labels["key_type"],
+            seconds=until - at * 60,
+            lang=lang,
+        )
+        return {"exp_labels": {"severity": severity, **labels}, "exp_annotations": annotations}
+
+    cases = [
+        ("0m", []),
+        ("9m", []),  # expired: pending (critical: for 10m)
+        ("10m", [expected(expired, 0, 10, "critical")]),
+        ("15m", [expected(expired, 0, 15, "critical")]),  # the CA: pending
+        ("16m", [expected(ca, ca_until, 16, "critical"), expected(expired, 0, 16, "critical")]),
+        (
+            "60m",
+            [
+                expected(ca, ca_until, 60, "warning"),
+                expected(ca, ca_until, 60, "critical"),
+                expected(expired, 0, 60, "warning"),
+                expected(expired, 0, 60, "critical"),
+            ],
+        ),
+        (
+            "71m",
+            [
+                expected(leaf, leaf_until, 71, "warning"),  # once, reported by two instances
+                expected(ca, ca_until, 71, "warning"),
+                expected(ca, ca_until, 71, "critical"),
+                expected(expired, 0, 71, "warning"),
+                expected(expired, 0, 71, "critical"),
+            ],
+        ),
+        (
+            "90m",  # the leaf renewed
+            [
+                expected(ca, ca_until, 90, "warning"),
+                expected(ca, ca_until, 90, "critical"),
+                expected(expired, 0, 90, "warning"),
+                expected(expired, 0, 90, "critical"),
+            ],
+        ),
+        ("100m", []),
+    ]
+    return {
+        "name": "probes: certificate expiry",
+        "interval": "1m",
+        "input_series": inputs,
+        "alert_rule_test": [{"eval_time": at, "alertname": rules.EXPIRES, "exp_alerts": a} for at, a in cases],
+    }
+
+
+def fix_verified_group(lang: Language = "en") -> dict[str, Any]:
+    """PROBED:8443 fails its probes until 4m and passes from 5m (both instances); its incidents stay open on expc01
+    (both instances) and expc02 (instance b) until 24m. Not joined: PROBED:6972 (an incident, a failing probe),
+    PROBED_IP:8443 (a passing probe, no incident). ``for: 10m``: firing at 15m."""
+    probe = {"origin": PROBED, "port": "8443"}
+    inputs = [
+        *metric_series("certwatch_probe_success", probe, "0x4 1x25"),
+        *metric_series("certwatch_probe_success", {"origin": PROBED, "port": "6972"}, "0x30"),
+        *metric_series("certwatch_probe_success", {"origin": PROBED_IP, "port": "8443"}, "1x30"),
+        *series(incident(LONDON, "expc01", PROBED, "8443", Cause.UNTRUSTED_SELF_SIGNED, True), "1x24 stale"),
+        *series(
+            incident(LONDON, "expc02", PROBED, "8443", Cause.UNTRUSTED_SELF_SIGNED, True), "1x24 stale", INSTANCES[1:]
+        ),
+        *series(incident(LONDON, "expc01", PROBED, "6972", Cause.UNTRUSTED_SELF_SIGNED, True), "1x30"),
+    ]
+    verified = {
+        "exp_labels": {"severity": "info", **probe},
+        "exp_annotations": rules.fix_verified_annotations(
+            origin=PROBED, port=8443, nodes=["expc01", "expc02"], lang=lang
+        ),
+    }
+    cases = [("0m", []), ("14m", []), ("15m", [verified]), ("24m", [verified]), ("25m", [])]
+    return {
+        "name": "probes: fix verified",
+        "interval": "1m",
+        "input_series": inputs,
+        "alert_rule_test": [{"eval_time": at, "alertname": rules.FIX_VERIFIED, "exp_alerts": a} for at, a in cases],
+    }
+
+
+def probe_tests(lang: Language = "en") -> str:
+    doc = {
+        "rule_files": [f"../../deploy/prometheus/{RULES_FILES[lang].name}"],
+        "evaluation_interval": "1m",
+        "tests": [*(predicts_group(cause, lang) for cause in Cause), expiry_group(lang), fix_verified_group(lang)],
+    }
+    header = (
+        "# promtool unit tests of the probe alerts (prediction per cause, certificate expiry, fix verified), with two\n"
+        "# certwatch instances probing the same origins. Generated by tests/unit/test_rules.py from the remediation\n"
+        "# catalog: regenerate with `.venv/bin/pytest tests/unit/test_rules.py --update-golden`.\n"
+    )
+    if lang != "en":
+        header = f"# The same tests of {RULES_FILES[lang].name}, the rules with {lang} annotations.\n" + header
+    return header + yaml.dump(doc, Dumper=rules.Dumper, sort_keys=False, allow_unicode=True, width=1 << 16)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_probe_promtool_tests_are_current(lang: Language, update_golden: bool) -> None:
+    """tests/promtool/probes.test.yml (probes.zh-CN.test.yml for the Chinese rules) is what probe_tests()
+    generates (``--update-golden`` rewrites it)."""
+    text = probe_tests(lang)
+    path = PROBE_TESTS_BY_LANG[lang]
+    if update_golden:
+        path.write_text(text, encoding="utf-8")
+    stale = "regenerate: .venv/bin/pytest tests/unit/test_rules.py --update-golden"
+    assert text == path.read_text(encoding="utf-8"), stale
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_probe_alerts(lang: Language) -> None:
+    """One prediction rule per cause (critical, the cause's catalog summary and its at-risk steps: no
+    VerifyOriginServer workaround), expiry as a warning under 30 days and critical under 7, fix verified as info;
+    every probe alert merges the instances and keeps the labels that say which origin, port and certificate."""
+    doc = committed_rules(lang)
+    (group,) = [g for g in doc["groups"] if g["name"] == "certwatch.probes"]
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for rule in group["rules"]:
+        by_name.setdefault(rule["alert"], []).append(rule)
+    assert {rules.PREDICTS, rules.EXPIRES, rules.FIX_VERIFIED} == set(by_name)
+    assert [str(cause) for cause in Cause] == [rule["labels"]["cause"] for rule in by_name[rules.PREDICTS]]
+    for cause, rule in zip(Cause, by_name[rules.PREDICTS], strict=True):
+        assert ("critical", rules.FOR_PREDICTS) == (rule["labels"]["severity"], rule["for"])
+        assert rule["expr"].startswith("max by (origin, port, cause) (certwatch_probe_cause{")
+        assert f'cause="{cause}"' in rule["expr"]
+        description = rule["annotations"]["description"]
+        assert texts(lang).rules["incident.fix"].format(fix=summary(cause, lang)) in description.splitlines()
+        steps = rules.template_steps(cause, enforced=False, lang=lang)
+        assert [f"{n}. {step}" for n, step in enumerate(steps, 1)] == description.splitlines()[2:-1]
+        assert "VerifyOriginServer" not in description
+    assert [("warning", "1h", "30"), ("critical", "10m", "7")] == [
+        (rule["labels"]["severity"], rule["for"], rule["expr"].split("< ")[1].split(" ")[0])
+        for rule in by_name[rules.EXPIRES]
+    ]
+    for rule in by_name[rules.EXPIRES]:
+        assert rule["expr"].startswith("min by (origin, port, depth, key_type) (")
+    [verified] = by_name[rules.FIX_VERIFIED]
+    assert ("info", "10m") == (verified["labels"]["severity"], verified["for"])
+    assert "and on (origin, port)" in verified["expr"]
+
+
+def test_humanize_duration_is_prometheus() -> None:
+    """The values promtool's tests compare with Prometheus's own humanizeDuration."""
+    assert ["0s", "1.5s", "1m 0s", "2h 3m 4s", "29d 23h 49m 0s", "-1d 0h 0m 0s", "500ms"] == [
+        rules.humanize_duration(v) for v in (0, 1.5, 60, 7384, 30 * DAY - 660, -DAY, 0.5)
+    ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -22,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from certwatch._version import __version__
 from certwatch.correlate.counters import OVERFLOW, LabelCounters
+from certwatch.probe.schedule import not_after_seconds
 from certwatch.telemetry import METRICS
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ class CertwatchCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._incidents()
+        yield from self._probes()
         yield from self._nodes()
         yield from self._ingestion()
         yield from self._state_tables()
@@ -92,6 +95,34 @@ class CertwatchCollector(Collector):
             cluster = OVERFLOW if node == OVERFLOW else cluster_of(node)  # type: ignore[operator]
             metric.add_metric([cluster, *labels], count)
         return metric
+
+    # ---- active origin probes ----------------------------------------------------------------------------------
+
+    def _probes(self) -> Iterator[Metric]:
+        """One set of series per probe target (bounded: configured targets plus at most 256 from incidents); none
+        while probes are off or before a target's first probe."""
+        success = family("certwatch_probe_success")
+        stamp = family("certwatch_probe_timestamp_seconds")
+        cause = family("certwatch_probe_cause")
+        errors = family("certwatch_probe_errors_total")
+        not_after = family("certwatch_origin_cert_not_after_timestamp_seconds")
+        probes = self.state.probes
+        for slot in [] if probes is None else probes.slots():
+            origin, port = slot.target.name, str(slot.target.port)
+            for reason, count in slot.errors.items():
+                errors.add_metric([origin, port, reason], count)
+            result = slot.result
+            if result is None or slot.finished_at is None:
+                continue
+            success.add_metric([origin, port], 1 if result.ok else 0)
+            stamp.add_metric([origin, port], slot.finished_at)
+            if result.cause is not None:
+                cause.add_metric([origin, port, str(result.cause)], 1)
+            for cert in result.chain:
+                with suppress(ValueError):  # an unreadable date: no series rather than a failed scrape
+                    seconds = not_after_seconds(cert.not_after)
+                    not_after.add_metric([origin, port, str(cert.depth), cert.key_type], seconds)
+        yield from (success, stamp, cause, errors, not_after)
 
     # ---- nodes -------------------------------------------------------------------------------------------------
 
@@ -171,12 +202,19 @@ class CertwatchCollector(Collector):
         correlator = self.state.engine.correlator
         entries = family("certwatch_state_entries")
         capacity = family("certwatch_state_capacity")
-        for table, (size, bound) in correlator.table_sizes().items():
+        sizes = correlator.table_sizes()
+        evictions = correlator.table_evictions()
+        # probe targets: configured ones plus at most 256 from open incidents; beyond that, incident targets are
+        # refused (counted as evictions, once per incident target while it stays refused)
+        sizes["probe_targets"], evictions["probe_targets"] = (0, 0), 0
+        if (probes := self.state.probes) is not None:
+            sizes["probe_targets"] = (len(probes.slots()), probes.schedule.capacity)
+            evictions["probe_targets"] = probes.schedule.refused
+        for table, (size, bound) in sizes.items():
             entries.add_metric([table], size)
             capacity.add_metric([table], bound)
         yield entries
         yield capacity
-        evictions = correlator.table_evictions()
         yield _by("certwatch_state_evictions_total", {(k,): v for k, v in evictions.items()})
         overflow = {
             ("certwatch_cert_verify_failures_total",): correlator.failure_counts.overflowed,

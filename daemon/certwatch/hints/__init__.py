@@ -1,5 +1,6 @@
 """Human text in English and Simplified Chinese, one module per language: the remediation catalog, the fixed strings
-of ``analyze``'s text report and the texts of the alert rules. Pure data plus the language setting.
+of ``analyze``'s text report, the texts of the alert rules and those of ``probe``. Pure data plus the language
+setting.
 
 Only human text changes with the language: JSON keys, cause names, metric names and labels never do. Cisco menu
 paths and CLI commands stay as the English Expressway and CUCM interfaces print them, in every language.
@@ -40,7 +41,8 @@ class Texts:
 
     ``hints``: the catalog, per cause. ``remediation``: the pieces :func:`certwatch.remediate.remediation` puts
     into the steps (port, depth and address wording, the cluster-wide step, the last-resort workaround).
-    ``report``: the text report of ``analyze``. ``rules``: the annotations of the Prometheus rules.
+    ``report``: the text report of ``analyze``. ``rules``: the annotations of the Prometheus rules. ``probe``: the
+    probe's own hints (the X14.2 trap step, connection and TLS problems) and the words of its text report.
     """
 
     language: Language
@@ -48,6 +50,7 @@ class Texts:
     remediation: Mapping[str, str]
     report: Mapping[str, str]
     rules: Mapping[str, str]
+    probe: Mapping[str, str]
 
 
 def texts(language: Language = DEFAULT_LANGUAGE) -> Texts:

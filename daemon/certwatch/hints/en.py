@@ -240,6 +240,11 @@ REMEDIATION: Final[dict[str, str]] = {
     "cluster_wide_expressway": " Apply the Expressway-C steps on every peer of the cluster (Cisco doc 218018).",
     # the last step of an enforced failure of Expressway-C's own verification
     "workaround": WORKAROUND,
+    # the daemon's probe verified an origin while its incidents are still open (API and probe_fix_verified line)
+    "probe_fix_verified": (
+        "Fix verified on the origin: {origin} ({port}) now presents a certificate Expressway-C can verify; the "
+        "Expressway peers still need the new trust list and a restart."
+    ),
 }
 
 # The text report of `certwatch analyze`. Counts come formatted ("1,234"); `.one` / `.other` are the plural forms.
@@ -310,6 +315,49 @@ RULES: Final[dict[str, str]] = {
         "Cause {cause}, verification enforced: MRA requests to {origin} through these peers fail with HTTP 502."
     ),
     "wide.fix": "Fix: {fix}. The {alert} alert of each peer carries the steps.",
+    # probe alerts (the daemon's probes: probes.targets); {target} is origin:port
+    "predicts.summary": "The probe of {origin} ({port}) predicts a certificate verification failure ({cause}): {fix}",
+    "predicts.lead": (
+        "certwatch probed {origin} ({port}) as Expressway-C connects to it, against the Expressway-C trust list it "
+        "was given: verification fails ({cause}). Where Expressway-C enforces verification, its MRA requests to this "
+        "origin will fail with HTTP 502 (Jabber sign-in, TFTP downloads, voicemail): fix it before they do."
+    ),
+    "predicts.details": (
+        "Details (OpenSSL error, depth, the certificates served, the X14.2 trap): "
+        "`certwatch probe --ca-file FILE {target}`, FILE being the Expressway-C trust list (Maintenance > Security "
+        "> Trusted CA certificate > Show all (PEM file))."
+    ),
+    # {certificate} is expires.leaf or expires.ca, {when} expires.in or expires.expired, {fix} the advice for it
+    "expires.leaf": "The {key_type} certificate",
+    "expires.ca": "The {key_type} CA certificate at depth {depth}",
+    "expires.in": "expires in {duration}",
+    "expires.expired": "has expired",
+    "expires.summary": "{certificate} of {origin} ({port}) {when}",
+    "expires.description": (
+        "{certificate} that {origin} ({port}) presents to Expressway-C {when}. Expressway-C refuses an expired "
+        "certificate (cause expired): MRA requests to this origin then fail with HTTP 502 (Jabber sign-in, TFTP "
+        "downloads, voicemail). {fix}"
+    ),
+    "expires.fix_leaf": (
+        "Renew it on {origin} before then: Cisco Unified OS Administration > Security > Certificate Management > "
+        "select the certificate > Regenerate, or have the CA sign a new CSR and upload it; then restart the service "
+        "that serves it (Cisco Tomcat; HAProxy/TFTP for 6971/6972)."
+    ),
+    "expires.fix_ca": (
+        "Renew that CA certificate with its CA before then, re-issue what it signed if needed, and upload the new one "
+        "to Maintenance > Security > Trusted CA certificate on every Expressway-C peer (and to the CUCM trust "
+        "stores); restart the peers afterwards (Maintenance > Restart options): a changed trusted CA list only takes "
+        "effect after a restart."
+    ),
+    "fix_verified.summary": "Fix verified on {origin} ({port}); its incidents are still open",
+    "fix_verified.description": (
+        "certwatch's probe of {origin} ({port}) now passes verification against the Expressway-C trust list it was "
+        "given, while incidents for this origin and port are still open on {nodes}: the fix on the origin is "
+        "verified. If those peers still fail, they still need the new trust list and a restart: upload the CA "
+        "certificates to Maintenance > Security > Trusted CA certificate on every peer, then restart it "
+        "(Maintenance > Restart options). An incident resolves at the next successful request through its peer, or "
+        "15 minutes after its last failure."
+    ),
     # node alerts; {logging} is the Expressway menu path
     "peer": "Expressway peer {node} (cluster {cluster})",
     "never_heard.summary": "{peer} has never sent syslog to certwatch",
@@ -389,4 +437,73 @@ RULES: Final[dict[str, str]] = {
     ),
 }
 
-TEXTS: Final = Texts("en", HINTS, REMEDIATION, REPORT, RULES)
+# `certwatch probe`: its own hints (the catalog gives those of a cause) and the words of its text report. {port} is
+# "port 8443" (REMEDIATION["port"]), {where} the "where" text; counts come as numbers, `.one` / `.other` as in REPORT.
+PROBE: Final[dict[str, str]] = {
+    # the first step of an X14.2 trap; {fingerprint} is the start of the ECDSA certificate's SHA-256, {prefix} the
+    # cipher-string prefix that restores RSA preference
+    "trap.step": (
+        "X14.2 ECDSA trap: {origin} ({port}) serves two certificates. X14.2 prefers ECDSA, so Expressway-C gets "
+        "{what} ({fingerprint}...) that fails verification ({cause}), while an RSA-only offer gets an RSA "
+        "certificate that verifies: the origin worked with Expressway before X14.2 and breaks after the upgrade. "
+        "Either fix the ECDSA certificate on {origin} (tomcat-ECDSA or CallManager-ECDSA{default}): CA-sign it and "
+        "upload its CA to Expressway-C; or make Expressway-C prefer RSA again: prefix the cipher string with "
+        "`{prefix}` under Maintenance > Security > Ciphers (xConfiguration Ciphers) on every peer."
+    ),
+    "trap.what": "an ECDSA certificate",
+    "trap.what_self_signed": "a self-signed ECDSA certificate",
+    "trap.default_self_signed": ", self-signed by default",
+    "trap.summary": "X14.2 ECDSA trap: {summary}",
+    # connection and TLS problems (no certificate cause)
+    "where": "{address} port {port}",
+    "connect.summary": "Cannot connect to the origin ({kind})",
+    "connect.refused": (
+        "Nothing accepts connections on {where}: check that the service runs on {origin} (Cisco Tomcat for 8443, "
+        "HAProxy for 6971/6972) and that no firewall rejects Expressway-C."
+    ),
+    "connect.timeout": (
+        "No answer from {where} within the timeout: a firewall dropping the traffic, a wrong address, or a service "
+        "that accepts connections but never starts TLS."
+    ),
+    "connect.dns": (
+        "{origin} does not resolve: Expressway-C resolves the names CUCM announces (System > Server), so they must "
+        "be in DNS (System > DNS on Expressway-C)."
+    ),
+    "connect.reset": (
+        "{where} closed the connection during the handshake: the service or a middlebox refuses TLS from this address."
+    ),
+    "connect.unreachable": "No route to {where}: check the address and the routing between Expressway-C and {origin}.",
+    "tls.summary": "The origin did not complete a TLS handshake",
+    "tls.step": (
+        "{where} did not answer as a TLS server ({error}): check that port {port} is the HTTPS port of the service "
+        "Expressway-C proxies to."
+    ),
+    # the text report
+    "headline": "certwatch probe: {origins}: {ok} ok, {failing} failing, {unreachable} unreachable",
+    "origin.one": "{n} origin",
+    "origin.other": "{n} origins",
+    "result": "{origin}:{port}{address}: {status}",
+    "address": " ({address})",
+    "status.ok": "OK",
+    "status.error": "FAIL {error}",
+    "status.cause": "FAIL {cause}: {error}",
+    "status.cause_depth": "FAIL {cause}: {error} at depth {depth}",
+    "chain": "chain sent ({complete}):",
+    "chain.complete": "complete",
+    "chain.incomplete": "incomplete",
+    "chain.unknown": "?",
+    "issuer": "issuer {issuer}",
+    "issuer_self_signed": "issuer {issuer} (self-signed)",
+    "sans": "SAN {sans}",
+    "sans.none": "(none)",
+    "key": "{key_type} {key_bits}, {signature_algorithm}, valid {not_before} .. {not_after}",
+    "sha256": "SHA-256 {sha256}",
+    "offers": "offers (which certificate each cipher offer gets):",
+    "offer.refused": "refused",
+    "verdict.ok": "ok",
+    "verdict.failed": "failed",
+    "verdict.depth": "{verdict} (depth {depth})",
+    "fix": "fix: {summary}",
+}
+
+TEXTS: Final = Texts("en", HINTS, REMEDIATION, REPORT, RULES, PROBE)

@@ -204,6 +204,10 @@ REMEDIATION: Final[dict[str, str]] = {
     "cluster_wide": "全集群范围：{origin}在{where}的{count}个节点（{nodes}）上均失败，因此问题并非出在单个节点上。",
     "cluster_wide_expressway": "请在集群的每个节点上执行Expressway-C侧的步骤（思科文档218018）。",
     "workaround": WORKAROUND,
+    "probe_fix_verified": (
+        "已在源服务器上验证修复：{origin}（{port}）现在提供的证书可通过Expressway-C的验证；"
+        "Expressway各节点仍需导入新的受信任CA列表并重启。"
+    ),
 }
 
 REPORT: Final[dict[str, str]] = {
@@ -267,6 +271,44 @@ RULES: Final[dict[str, str]] = {
     "wide.summary": "{origin}在集群{cluster}的{count}个节点上证书验证失败（{cause}）：{fix}",
     "wide.cause": "原因{cause}，证书验证处于强制模式：经这些节点发往{origin}的MRA请求以HTTP 502失败。",
     "wide.fix": "解决方法：{fix}。各节点的{alert}告警中列出了具体步骤。",
+    "predicts.summary": "对{origin}（{port}）的探测预测证书验证将会失败（{cause}）：{fix}",
+    "predicts.lead": (
+        "certwatch按Expressway-C的连接方式探测了{origin}（{port}），并用提供给它的Expressway-C受信任CA列表进行验证："
+        "证书验证失败（{cause}）。在强制证书验证的Expressway-C上，发往该源服务器的MRA请求将以HTTP 502失败"
+        "（Jabber登录、TFTP下载、语音邮件）：请在出现502之前修复。"
+    ),
+    "predicts.details": (
+        "详细信息（OpenSSL错误、深度、源服务器提供的证书、X14.2陷阱）：`certwatch probe --ca-file FILE {target}`，"
+        "其中FILE为Expressway-C的受信任CA列表"
+        "（Maintenance > Security > Trusted CA certificate > Show all (PEM file)）。"
+    ),
+    "expires.leaf": "{key_type}证书",
+    "expires.ca": "深度{depth}处的{key_type} CA证书",
+    "expires.in": "将在{duration}后过期",
+    "expires.expired": "已过期",
+    "expires.summary": "{origin}（{port}）的{certificate}{when}",
+    "expires.description": (
+        "{origin}（{port}）向Expressway-C提供的{certificate}{when}。Expressway-C会拒绝已过期的证书（原因expired）："
+        "届时发往该源服务器的MRA请求将以HTTP 502失败（Jabber登录、TFTP下载、语音邮件）。{fix}"
+    ),
+    "expires.fix_leaf": (
+        "请在此之前在{origin}上续订该证书：Cisco Unified OS Administration > Security > Certificate Management > "
+        "选择该证书 > Regenerate，或生成CSR交由CA签名后上传；然后重启提供该证书的服务"
+        "（Cisco Tomcat；6971/6972为HAProxy/TFTP）。"
+    ),
+    "expires.fix_ca": (
+        "请在此之前向其CA续订该CA证书，必要时重新签发由它签署的证书，并将新的CA证书上传到每个Expressway-C节点的"
+        "Maintenance > Security > Trusted CA certificate（以及CUCM的信任库）；完成后重启这些节点"
+        "（Maintenance > Restart options）：受信任CA列表的更改只有在重启后才会生效。"
+    ),
+    "fix_verified.summary": "{origin}（{port}）上的修复已通过探测验证，但相关故障仍未解决",
+    "fix_verified.description": (
+        "certwatch对{origin}（{port}）的探测现在已能通过提供给它的Expressway-C受信任CA列表的验证，"
+        "但该源服务器和端口的故障在{nodes}上仍未解决：源服务器上的修复已经生效。如果这些节点仍然失败，"
+        "说明它们还需要新的受信任CA列表并重启：将CA证书上传到每个节点的Maintenance > Security > Trusted CA "
+        "certificate，然后重启该节点（Maintenance > Restart options）。故障会在经该节点的下一个请求成功时解决，"
+        "或在其最后一次失败15分钟后解决。"
+    ),
     "peer": "Expressway节点{node}（集群{cluster}）",
     "never_heard.summary": "{peer}从未向certwatch发送过syslog",
     "never_heard.description": (
@@ -332,4 +374,63 @@ RULES: Final[dict[str, str]] = {
     ),
 }
 
-TEXTS: Final = Texts("zh-CN", HINTS, REMEDIATION, REPORT, RULES)
+PROBE: Final[dict[str, str]] = {
+    "trap.step": (
+        "X14.2 ECDSA陷阱：{origin}（{port}）提供两个证书。X14.2优先使用ECDSA，因此Expressway-C得到的是"
+        "{what}（{fingerprint}...），证书验证失败（{cause}）；而仅提供RSA密码套件时得到的是能通过验证的RSA证书："
+        "该源服务器在X14.2之前的Expressway上工作正常，升级后才出现故障。解决方法二选一：修复{origin}上的"
+        "ECDSA证书（tomcat-ECDSA或CallManager-ECDSA{default}），将其改为CA签名证书并把签发CA上传到Expressway-C；"
+        "或者让Expressway-C重新优先使用RSA：在每个节点的Maintenance > Security > Ciphers"
+        "（xConfiguration Ciphers）中为密码字符串添加前缀`{prefix}`。"
+    ),
+    "trap.what": "一个ECDSA证书",
+    "trap.what_self_signed": "一个自签名的ECDSA证书",
+    "trap.default_self_signed": "，默认是自签名证书",
+    "trap.summary": "X14.2 ECDSA陷阱：{summary}",
+    "where": "{address}的端口{port}",
+    "connect.summary": "无法连接到源服务器（{kind}）",
+    "connect.refused": (
+        "{where}上没有服务接受连接：请检查{origin}上的服务是否在运行（8443为Cisco Tomcat，6971/6972为HAProxy），"
+        "以及是否有防火墙拒绝Expressway-C的连接。"
+    ),
+    "connect.timeout": (
+        "在超时时间内{where}没有应答：可能是防火墙丢弃了流量、地址错误，或者服务接受了连接却始终不开始TLS握手。"
+    ),
+    "connect.dns": (
+        "无法解析{origin}：Expressway-C会解析CUCM通告的名称（System > Server），因此这些名称必须能在DNS中解析"
+        "（Expressway-C上的System > DNS）。"
+    ),
+    "connect.reset": "{where}在握手过程中关闭了连接：该服务或中间设备拒绝来自此地址的TLS连接。",
+    "connect.unreachable": "没有到{where}的路由：请检查地址以及Expressway-C与{origin}之间的路由。",
+    "tls.summary": "源服务器未完成TLS握手",
+    "tls.step": (
+        "{where}没有以TLS服务器的身份应答（{error}）：请检查端口{port}是否为Expressway-C所代理服务的HTTPS端口。"
+    ),
+    "headline": "certwatch probe：{origins}：{ok}个正常，{failing}个失败，{unreachable}个无法连接",
+    "origin.one": "{n}个源服务器",
+    "origin.other": "{n}个源服务器",
+    "result": "{origin}:{port}{address}：{status}",
+    "address": " ({address})",
+    "status.ok": "正常",
+    "status.error": "失败 {error}",
+    "status.cause": "失败 {cause}：{error}",
+    "status.cause_depth": "失败 {cause}：{error}（深度{depth}）",
+    "chain": "发送的证书链（{complete}）：",
+    "chain.complete": "完整",
+    "chain.incomplete": "不完整",
+    "chain.unknown": "未知",
+    "issuer": "颁发者 {issuer}",
+    "issuer_self_signed": "颁发者 {issuer}（自签名）",
+    "sans": "SAN {sans}",
+    "sans.none": "（无）",
+    "key": "{key_type} {key_bits}，{signature_algorithm}，有效期 {not_before} .. {not_after}",
+    "sha256": "SHA-256 {sha256}",
+    "offers": "各握手提议（每种密码套件提议得到的证书）：",
+    "offer.refused": "被拒绝",
+    "verdict.ok": "正常",
+    "verdict.failed": "失败",
+    "verdict.depth": "{verdict}（深度{depth}）",
+    "fix": "解决方法：{summary}",
+}
+
+TEXTS: Final = Texts("zh-CN", HINTS, REMEDIATION, REPORT, RULES, PROBE)

@@ -1,5 +1,7 @@
 """Handshakes -> verdicts, causes and hints. Pure: the causes are the log parser's
-(:mod:`certwatch.parse.openssl`), the summary and steps the remediation catalog's (:mod:`certwatch.remediate`).
+(:mod:`certwatch.parse.openssl`), the summary and steps the remediation catalog's (:mod:`certwatch.remediate`);
+the probe's own texts (the X14.2 trap step, connection and TLS problems) are the ``probe`` texts of
+:mod:`certwatch.hints`, in the language asked for (``lang``, English by default).
 
 Order of the checks, as Expressway-C's Traffic Server meets them: the first chain-verification error (ATS stops
 there in enforced mode), then the name check (only once the chain verified), then what the origin said about our
@@ -12,11 +14,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from certwatch import remediate
+from certwatch.hints import DEFAULT_LANGUAGE, Language, texts
 from certwatch.model import Cause
 from certwatch.parse.openssl import SslReason, classify_ssl_reason, classify_verify_error
 from certwatch.probe.facts import fingerprint, key_type_and_bits, name_error
 from certwatch.probe.handshake import Handshake
-from certwatch.probe.model import OfferResult
+from certwatch.probe.model import CONNECT_ERRORS, OfferResult
 
 CERTIFICATE_CAUSES: Final = frozenset(
     {
@@ -89,19 +92,18 @@ def is_x14_2_trap(preferred: OfferResult | None, rsa: OfferResult | None) -> boo
     )
 
 
-def trap_step(origin: str, port: int, preferred: OfferResult) -> str:
+def trap_step(origin: str, port: int, preferred: OfferResult, lang: Language = DEFAULT_LANGUAGE) -> str:
     """The first remediation step of an X14.2 trap: names it, says why it breaks after the upgrade, and both fixes."""
+    text = texts(lang).probe
     self_signed = preferred.cause is Cause.UNTRUSTED_SELF_SIGNED
-    what = "a self-signed ECDSA certificate" if self_signed else "an ECDSA certificate"
-    default = ", self-signed by default" if self_signed else ""
-    return (
-        f"X14.2 ECDSA trap: {origin} (port {port}) serves two certificates. X14.2 prefers ECDSA, so Expressway-C "
-        f"gets {what} ({preferred.sha256[:23]}...) that fails verification ({preferred.cause}), while an RSA-only "
-        "offer gets an RSA certificate that verifies: the origin worked with Expressway before X14.2 and breaks "
-        f"after the upgrade. Either fix the ECDSA certificate on {origin} (tomcat-ECDSA or CallManager-ECDSA"
-        f"{default}): CA-sign it and upload its CA to Expressway-C; or make Expressway-C prefer RSA again: prefix "
-        f"the cipher string with `{RSA_PREFIX}` under Maintenance > Security > Ciphers (xConfiguration Ciphers) on "
-        "every peer."
+    return text["trap.step"].format(
+        origin=origin,
+        port=remediate.port_text(port, lang),
+        what=text["trap.what_self_signed" if self_signed else "trap.what"],
+        fingerprint=preferred.sha256[:23],
+        cause=preferred.cause,
+        default=text["trap.default_self_signed"] if self_signed else "",
+        prefix=RSA_PREFIX,
     )
 
 
@@ -111,44 +113,33 @@ class Hint:
     steps: tuple[str, ...]
 
 
-_CONNECT_HINTS: Final = {
-    "refused": "Nothing accepts connections on {where}: check that the service runs on {origin} (Cisco Tomcat for "
-    "8443, HAProxy for 6971/6972) and that no firewall rejects Expressway-C.",
-    "timeout": "No answer from {where} within the timeout: a firewall dropping the traffic, a wrong address, or a "
-    "service that accepts connections but never starts TLS.",
-    "dns": "{origin} does not resolve: Expressway-C resolves the names CUCM announces (System > Server), so they "
-    "must be in DNS (System > DNS on Expressway-C).",
-    "reset": "{where} closed the connection during the handshake: the service or a middlebox refuses TLS from "
-    "this address.",
-    "unreachable": "No route to {where}: check the address and the routing between Expressway-C and {origin}.",
-}
-
-
-def hint(v: Verdict, origin: str, port: int, address: str | None, trap_step: str | None = None) -> Hint:
+def hint(
+    v: Verdict,
+    origin: str,
+    port: int,
+    address: str | None,
+    trap_step: str | None = None,
+    lang: Language = DEFAULT_LANGUAGE,
+) -> Hint:
     """The summary and the steps for a verdict: the catalog's for a cause (with the X14.2 trap first when it
-    applies), a short diagnosis for connection and TLS problems, nothing when ok."""
+    applies), a short diagnosis for connection and TLS problems, nothing when ok. ``trap_step`` is
+    :func:`trap_step`'s text, in ``lang`` too."""
     if v.ok:
         return Hint(None, ())
+    text = texts(lang).probe
     if v.cause is not None:
-        steps = remediate.remediation(v.cause, origin, port, v.depth, v.error)
-        summary = remediate.summary(v.cause)
+        steps = remediate.remediation(v.cause, origin, port, v.depth, v.error, lang=lang)
+        summary = remediate.summary(v.cause, lang)
         if trap_step is not None:
             # the trap step already gives the cipher-order fix: drop the catalog's general ECDSA step
             steps = [trap_step, *(step for step in steps if RSA_PREFIX not in step)]
-            summary = f"X14.2 ECDSA trap: {summary}"
+            summary = text["trap.summary"].format(summary=summary)
         return Hint(summary, tuple(steps))
-    where = f"{address or origin} port {port}"
+    where = text["where"].format(address=address or origin, port=port)
     error = v.error or ""
     if error.startswith("connect: "):
         kind = error.removeprefix("connect: ")
-        text = _CONNECT_HINTS.get(kind, _CONNECT_HINTS["unreachable"])
-        return Hint(f"Cannot connect to the origin ({kind})", (text.format(where=where, origin=origin),))
-    return Hint(
-        "The origin did not complete a TLS handshake",
-        (
-            (
-                f"{where} did not answer as a TLS server ({error.removeprefix('tls: ')}): check that port {port} "
-                "is the HTTPS port of the service Expressway-C proxies to."
-            ),
-        ),
-    )
+        step = text[f"connect.{kind if kind in CONNECT_ERRORS else 'unreachable'}"]
+        return Hint(text["connect.summary"].format(kind=kind), (step.format(where=where, origin=origin),))
+    step = text["tls.step"].format(where=where, error=error.removeprefix("tls: "), port=port)
+    return Hint(text["tls.summary"], (step,))

@@ -2,6 +2,7 @@
 
 This module imports only argparse-level things at the top; OpenSSL and cryptography are loaded by :func:`run`.
 Exit status as ``analyze``: 0 when the probes ran, whatever they found; 2 on a usage or configuration error.
+``--lang`` is added by :mod:`certwatch.cli` (as for ``analyze``), which passes the language it chose to :func:`run`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Final
 
+from certwatch.hints import DEFAULT_LANGUAGE, Language
 from certwatch.probe.model import DEFAULT_TIMEOUT, ProbeSettings, ProbeSettingsError, Target
 
 EXIT_OK: Final = 0
@@ -99,7 +101,8 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, lang: Language = DEFAULT_LANGUAGE) -> int:
+    """Probe the origins of ``args``; ``lang`` is the language of the summaries, steps and text report."""
     from certwatch.probe import report  # noqa: PLC0415 - OpenSSL and cryptography load only for this command
     from certwatch.probe.run import probe_many  # noqa: PLC0415
 
@@ -109,12 +112,12 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     settings = ProbeSettings(args.ca_file, args.client_cert, args.client_key, args.timeout)
     try:
-        results = probe_many(wanted, settings)
+        results = probe_many(wanted, settings, lang=lang)
     except ProbeSettingsError as exc:
         return _fail(str(exc))
     if args.format == "json":
         sys.stdout.buffer.write(report.render_json(results))
     else:
-        sys.stdout.write(report.render_text(results))
+        sys.stdout.write(report.render_text(results, lang=lang))
     sys.stdout.flush()
     return EXIT_OK

@@ -18,6 +18,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from certwatch.hints import DEFAULT_LANGUAGE, Language
 from certwatch.probe.classify import hint, is_x14_2_trap, offer_result, trap_step, verdict
 from certwatch.probe.facts import chain_complete, chain_facts, load_pem_certificates
 from certwatch.probe.handshake import (
@@ -155,10 +156,13 @@ def _attempt(
         sock.close()
 
 
-def probe(target: Target, settings: ProbeSettings, material: Material | None = None) -> ProbeResult:
+def probe(
+    target: Target, settings: ProbeSettings, material: Material | None = None, lang: Language = DEFAULT_LANGUAGE
+) -> ProbeResult:
     """Probe one origin as Expressway-C would connect to it. Blocking: up to three connections of at most
     ``settings.timeout`` seconds each. ``material`` is :func:`load`'s result (loaded here when not given, which
-    raises :class:`ProbeSettingsError` for unusable files); nothing the origin does raises."""
+    raises :class:`ProbeSettingsError` for unusable files); nothing the origin does raises. ``lang`` is the
+    language of ``summary`` and ``remediation`` (nothing else of the result changes with it)."""
     material = load(settings) if material is None else material
     name, port = target.name, target.port
     try:
@@ -167,7 +171,7 @@ def probe(target: Target, settings: ProbeSettings, material: Material | None = N
     except _ConnectError as exc:
         error = f"connect: {exc.kind}"
         v = verdict(Handshake(io_error=exc.kind), name)
-        h = hint(v, name, port, exc.address)
+        h = hint(v, name, port, exc.address, lang=lang)
         return ProbeResult(name, port, exc.address, False, None, None, error, summary=h.summary, remediation=h.steps)
     v = verdict(preferred, name)
     offers = {"preferred": offer_result(preferred, name), "ecdsa": None, "rsa": None}
@@ -180,7 +184,8 @@ def probe(target: Target, settings: ProbeSettings, material: Material | None = N
             offers[offer.name] = offer_result(got, name)
     trap = is_x14_2_trap(offers["preferred"], offers["rsa"])
     first = offers["preferred"]
-    h = hint(v, name, port, address, trap_step(name, port, first) if trap and first is not None else None)
+    step = trap_step(name, port, first, lang) if trap and first is not None else None
+    h = hint(v, name, port, address, step, lang)
     return ProbeResult(
         origin=name,
         port=port,
@@ -200,11 +205,16 @@ def probe(target: Target, settings: ProbeSettings, material: Material | None = N
     )
 
 
-def probe_many(targets: Sequence[Target], settings: ProbeSettings, workers: int = MAX_WORKERS) -> list[ProbeResult]:
+def probe_many(
+    targets: Sequence[Target],
+    settings: ProbeSettings,
+    workers: int = MAX_WORKERS,
+    lang: Language = DEFAULT_LANGUAGE,
+) -> list[ProbeResult]:
     """:func:`probe` for each target, up to ``workers`` at a time; results in the order of ``targets``.
     Raises :class:`ProbeSettingsError` (before any connection) for unusable files."""
     material = load(settings)
     if not targets:
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets))), thread_name_prefix="probe") as pool:
-        return list(pool.map(lambda t: probe(t, settings, material), targets))
+        return list(pool.map(lambda t: probe(t, settings, material, lang), targets))
