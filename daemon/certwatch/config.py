@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any, Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -31,6 +30,7 @@ from pydantic import (
 from certwatch.correlate import EngineSettings
 from certwatch.hints import DEFAULT_LANGUAGE, Language
 from certwatch.probe.model import ProbeSettings, ProbeSettingsError
+from certwatch.yamlfile import YamlError, load_yaml
 
 _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -517,8 +517,8 @@ def env_overrides(environ: Mapping[str, str], prefix: str = "CERTWATCH_") -> dic
         value: Any = raw
         if not _IPV6_ADDRESS.fullmatch(raw.strip()):
             try:
-                value = yaml.safe_load(raw)
-            except yaml.YAMLError:
+                value = load_yaml(raw)
+            except YamlError:
                 value = raw
             if value is None:
                 value = raw
@@ -535,10 +535,7 @@ def load(path: Path | None, overrides: dict[str, Any] | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigInvalidError(str(path), [f"cannot read: {exc}"]) from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigInvalidError(str(path), [f"{where}invalid YAML: {problem}"]) from None
+        data = load_yaml(text)
+    except YamlError as exc:
+        raise ConfigInvalidError(str(path), [str(exc)]) from None
     return parse(data, str(path), overrides)

@@ -14,9 +14,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from certwatch import config as configuration
 from certwatch import persist
 from certwatch.correlate import Correlator
 from certwatch.engine import Engine
+from certwatch.export import webconfig
 from certwatch.incidents import Incidents
 from certwatch.model import CertFailure, ErrorResponse, Event, Failure, Header, HttpKind, HttpLine
 from certwatch.parse import read_event
@@ -193,3 +195,35 @@ def test_scanner_strips_the_cr_of_a_line_before_an_overlong_last_line() -> None:
     for cut in range(len(data) + 1):
         scanner = Scanner(limit=33)
         assert expected == scanner.feed(data[:cut]) + scanner.feed(data[cut:]) + scanner.finish()
+
+
+# PyYAML lets ValueError, OverflowError and RecursionError out of safe_load for well-formed YAML with impossible
+# values: a configuration or web configuration file holding one crashed check-config (exit 1, a traceback).
+BAD_YAML = {
+    "0x_": "invalid YAML value: invalid literal for int() with base 16",  # the web_config target, 8 s in
+    "a: 0x_": "invalid YAML value: invalid literal for int() with base 16",
+    "http:\n  address: 2022-13-45": "invalid YAML value: month must be in 1..12",
+    "a: " + "[" * 5000 + "]" * 5000: "invalid YAML: nested too deeply",
+}
+
+
+@pytest.mark.parametrize("text", list(BAD_YAML))
+def test_yaml_with_impossible_values_is_an_invalid_config_file(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "certwatch.yaml"
+    path.write_text(text)
+    with pytest.raises(configuration.ConfigInvalidError) as caught:
+        configuration.load(path)
+    assert [BAD_YAML[text]] == [p[: len(BAD_YAML[text])] for p in caught.value.problems]
+
+
+@pytest.mark.parametrize("text", list(BAD_YAML))
+def test_yaml_with_impossible_values_is_an_invalid_web_config_file(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "web-config.yml"
+    path.write_text(text)
+    with pytest.raises(webconfig.WebConfigError) as caught:
+        webconfig.load(path)
+    assert [BAD_YAML[text]] == [p[: len(BAD_YAML[text])] for p in caught.value.problems]
+
+
+def test_an_environment_override_with_an_impossible_value_is_taken_as_text() -> None:
+    assert {"http.address": "0x_"} == configuration.env_overrides({"CERTWATCH_HTTP__ADDRESS": "0x_"})

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -40,6 +39,8 @@ from pydantic import (
     ValidationInfo,
     model_validator,
 )
+
+from certwatch.yamlfile import YamlError, load_yaml
 
 # Go's tls.CipherSuites() names (the only ones exporter-toolkit accepts) -> OpenSSL names; "" for the TLS 1.3 suites,
 # which Go (and so the toolkit) does not let the configuration choose.
@@ -300,11 +301,9 @@ def load(path: Path) -> WebSettings:
     except (OSError, UnicodeDecodeError) as exc:
         raise WebConfigError([f"cannot read: {exc}"]) from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise WebConfigError([f"{where}invalid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+        data = load_yaml(text)
+    except YamlError as exc:
+        raise WebConfigError([str(exc)]) from None
     config = parse(data, path.parent)
     return WebSettings(path, config, _tls_digest(config.tls_server_config))
 
