@@ -160,7 +160,13 @@ def test_saves_only_on_change_and_at_most_every_interval(tmp_path: Path) -> None
         assert store.due(c, 100.0)
         await _save(store, engine, 100.0)
         assert (100.0, False) == (telemetry.state_last_save, store.due(c, 200.0))  # nothing changed since
-        feed(engine, Lines().at(2).verify(SUB1, SUB1_IP), now=101.0)
+        lines = Lines()  # the next connection to the failing origin fails too: the same finding changes
+        feed(
+            engine,
+            lines.at(2).sending_request(4, SUB1_IP, 6972, host=SUB1),
+            lines.at(2.01).verify(SUB1, SUB1_IP),
+            now=101.0,
+        )
         assert (False, True) == (store.due(c, 105.0), store.due(c, 110.0))  # changed: after the interval
         await _save(store, engine, 110.0)
         saved = persist.parse((tmp_path / "d" / "state.json").read_bytes())

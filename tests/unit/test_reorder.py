@@ -215,3 +215,31 @@ def test_what_waits_on_all_nodes_together_is_bounded() -> None:
     c.decide_late(1002.5)
     assert (0, 0) == (c.table_sizes()["waiting_502"][0], c.table_sizes()["held_errors"][0])
     assert sent == c.stats.bad_gateway + c.stats.cert_failures
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_failure_after_an_earlier_502_does_not_take_that_502_or_its_port(fast: bool) -> None:
+    """A 502 of another kind (``connect failed``) on port 8443 of an origin, then, a second later and inside the
+    window, the next connection to that origin, on port 6972, fails its certificate: the failure happened after the
+    first 502 was sent, so it is the second transaction's (port 6972), and the first 502 stays uncorrelated. (The
+    bench's Debug-level corpus showed such failures attributed to port 8443.)"""
+    lines = Lines()
+    parts = [
+        lines.at(0.0).receive_request(1, "/cucm-uds/user", 41000),
+        lines.at(0.01).sending_request(1, SUB1_IP, 8443, host=SUB1),
+        lines.at(1.0).sending_response(1, 502, 41000),
+        lines.at(1.0).error_event(41000, reason="connect failed"),
+        lines.at(2.0).receive_request(2, "/CSFjdoe.cnf.xml", 41001),
+        lines.at(2.01).sending_request(2, SUB1_IP, 6972, host=SUB1),
+        lines.at(2.02).verify(SUB1, SUB1_IP),
+        lines.at(2.02).ssl_error(SUB1),
+        lines.at(2.05).sending_response(2, 502, 41001),
+        lines.at(2.05).error_event(41001),
+    ]
+    engine = Engine(EngineSettings(), fast=fast)
+    feed(engine, *parts)
+    engine.correlator.flush(engine.latest)
+    findings = engine.correlator.findings()
+    assert [(SUB1, 6972, 1, 1)] == [(f.key.origin, f.key.port, f.cert_failures, f.bad_gateway) for f in findings]
+    stats = engine.correlator.stats
+    assert (2, 1) == (stats.bad_gateway, stats.uncorrelated_bad_gateway)

@@ -532,13 +532,16 @@ class Correlator:
         self, node: str, ts: float, ev: CertFailure, info: NodeInfo
     ) -> tuple[list[Candidate], list[Candidate]]:
         """Transactions of ``node`` answered with a 502 within the window whose connection is the one that failed,
-        in the order of their 502s: those with no failure of their own yet, and those with one."""
+        in the order of their 502s: those with no failure of their own yet, and those with one. Only a 502 sent no
+        earlier than the failure (by their time stamps): arrival order may differ from event order, but a failure
+        that happened after a transaction was answered did not cause its 502 (a 502 of another kind, ``connect
+        failed`` say, on the same origin, would otherwise take the next connection's failure and its port)."""
         names = {n for n in (ev.host, ev.name) if n}
         fresh: list[Candidate] = []
         failed: list[Candidate] = []
         for txn_id in info.answered:
             txn = self._txns.get((node, txn_id))
-            if txn is None or abs(ts - txn.last) > self._window:
+            if txn is None or ts > txn.last or txn.last - ts > self._window:
                 continue
             txn_names = txn.names()
             if (txn_names and not txn_names & names) or (not txn_names and txn.origin_ip != ev.ip):
