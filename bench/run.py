@@ -245,6 +245,7 @@ def start_daemon(name: str, caps_scale: float = 1.0) -> Daemon:
     for listener in doc["listeners"]:
         listener["address"] = "127.0.0.1:0"
     doc["http"]["address"] = "127.0.0.1:0"
+    doc["state"] = {"path": ""}  # every run starts empty: no incidents restored from an earlier run
     for cap in ("max_transactions", "max_index_entries", "max_findings"):
         doc["correlation"][cap] = int(doc["correlation"][cap] * caps_scale)
     config, log = OUT / f"daemon-{name}.yaml", OUT / f"daemon-{name}.log"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -26,10 +27,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _state_in_a_temporary_directory_for_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Daemons started by tests keep their incident state in a directory of their own, never in the user's
+    ~/.local/state (where ``certwatch run`` outside the tests keeps it): session-wide, so that daemons started by
+    module-scoped fixtures, which are set up before any function-scoped fixture, are covered too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("STATE_DIRECTORY", raising=False)
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("session-state")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _state_in_a_temporary_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Daemons started by tests (in-process or as processes) keep their incident state in a directory of their
-    own, never in the user's ~/.local/state."""
+    """And one of its own for each test, so no test restores another's incidents."""
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
 

@@ -243,3 +243,25 @@ def test_a_failure_after_an_earlier_502_does_not_take_that_502_or_its_port(fast:
     assert [(SUB1, 6972, 1, 1)] == [(f.key.origin, f.key.port, f.cert_failures, f.bad_gateway) for f in findings]
     stats = engine.correlator.stats
     assert (2, 1) == (stats.bad_gateway, stats.uncorrelated_bad_gateway)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_permissive_failure_is_not_given_to_a_502_of_another_cause(fast: bool) -> None:
+    """A permissive failure (``Action=Continue``) while two connections to the origin are open, on ports 8443 and
+    6972: the 8443 one ends in a ``connect failed`` 502, the 6972 one in a 200. A permissive failure stops no
+    connection, so that 502 does not tell which one it was: the latest connection, 6972, is taken. (The bench's
+    Debug-level corpus showed 23 such failures as a second, wrong finding on port 8443.)"""
+    lines = Lines()
+    parts = [
+        lines.at(0.0).sending_request(1, SUB1_IP, 8443, host=SUB1),
+        lines.at(1.0).sending_request(2, SUB1_IP, 6972, host=SUB1),
+        lines.at(1.01).verify(SUB1, SUB1_IP, action="Continue"),
+        lines.at(1.1).sending_response(2, 200, 41001),
+        lines.at(1.5).sending_response(1, 502, 41000),
+        lines.at(1.5).error_event(41000, reason="connect failed"),
+    ]
+    engine = Engine(EngineSettings(), fast=fast)
+    feed(engine, *parts)
+    engine.correlator.flush(engine.latest)
+    found = [(f.key.port, f.key.enforced, f.cert_failures, f.bad_gateway) for f in engine.correlator.findings()]
+    assert [(6972, False, 1, 0)] == found

@@ -622,11 +622,13 @@ class Correlator:
             match = next((c for c in pending.candidates if c.txn == txn_id), None)
             if match is None or status is None:
                 continue
+            if not pending.event.enforced:
+                # A permissive failure does not stop its connection: neither a success nor a 502 (of another
+                # cause: ``connect failed`` on the same origin, say) tells which one it was.
+                continue
             if status == 502:
                 self._settle(node, info, pending, match, now)
-            elif status < 500 and pending.event.enforced:
-                # That connection worked, so the failure was not its own. (A permissive failure does not stop
-                # its connection: there a success says nothing.)
+            elif status < 500:  # that connection worked, so the failure was not its own
                 pending.candidates.remove(match)
                 if len(pending.ports()) <= 1:
                     self._settle(node, info, pending, self._likeliest(node, pending), now)
