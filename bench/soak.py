@@ -277,6 +277,9 @@ def soak(seconds: float, rate: int) -> int:  # noqa: PLR0915 - one scenario, rea
     next_sample = next_api = next_reload = 0.0
     print(f"soak: {seconds:.0f} s, {rate + rate * 2 // 3 + rate // 3:,} msg/s (UDP, TCP, TLS), samples every 10 s")
     while (elapsed := time.monotonic() - began) < seconds:
+        # RSS and descriptors first, a second after the last scrape and API call: the daemon's own descriptors, not
+        # the connection of this script's request in flight
+        figures = proc_figures(daemon.proc.pid) if elapsed >= next_sample else (0.0, 0)
         samples = daemon.metrics()  # the scrape of every second
         failed_scrapes += not samples
         if elapsed >= next_api:
@@ -287,7 +290,7 @@ def soak(seconds: float, rate: int) -> int:  # noqa: PLR0915 - one scenario, rea
             reloads += 1
             next_reload = elapsed + 60
         if elapsed >= next_sample and samples:
-            rss, fds = proc_figures(daemon.proc.pid)
+            rss, fds = figures
             row = {
                 "seconds": round(elapsed, 1),
                 "rss_mib": round(rss, 1),
