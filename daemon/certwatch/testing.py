@@ -179,13 +179,14 @@ class Pki:
     other_ca: Path
 
 
-def _openssl(directory: Path, *args: str) -> None:
+def openssl(directory: Path, *args: str) -> None:
+    """Run the ``openssl`` command in ``directory`` (fails the caller on a non-zero exit)."""
     subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True, timeout=60)  # noqa: S603, S607
 
 
 def _ca(directory: Path, name: str, cn: str) -> None:
     (directory / f"{name}.cnf").write_text(CA_CONFIG.format(cn=cn))
-    _openssl(
+    openssl(
         directory, "req", "-x509", "-config", f"{name}.cnf", *EC_KEY, "-keyout", f"{name}.key", "-out", f"{name}.pem",
         "-days", "2",
     )  # fmt: skip
@@ -194,10 +195,10 @@ def _ca(directory: Path, name: str, cn: str) -> None:
 def _issue(directory: Path, ca: str, name: str, cn: str, usage: str, san: str) -> Pair:
     (directory / f"{name}.cnf").write_text(LEAF_CONFIG.format(cn=cn))
     (directory / f"{name}.ext").write_text(LEAF_EXTENSIONS.format(usage=usage, san=san))
-    _openssl(
+    openssl(
         directory, "req", "-new", "-config", f"{name}.cnf", *EC_KEY, "-keyout", f"{name}.key", "-out", f"{name}.csr"
     )
-    _openssl(
+    openssl(
         directory, "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-set_serial",
         str(random.SystemRandom().getrandbits(63)), "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem",
     )  # fmt: skip

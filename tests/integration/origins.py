@@ -19,20 +19,11 @@ from pathlib import Path
 
 from pki import ensure_debs
 
+from certwatch.testing import CA_CONFIG as ROOT_CONFIG
+from certwatch.testing import openssl
+
 NAME = "cucm.example.test"
 
-ROOT_EXT = """\
-[req]
-distinguished_name = dn
-prompt = no
-x509_extensions = ext
-[dn]
-CN = {cn}
-[ext]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-"""
 CA_EXT = """\
 basicConstraints = critical, CA:TRUE, pathlen:0
 keyUsage = critical, keyCertSign, cRLSign
@@ -105,17 +96,13 @@ class OriginPki:
     other_root: Path  # a CA the client-certificate origin trusts instead
 
 
-def _openssl(directory: Path, *args: str) -> None:
-    subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True, timeout=60)
-
-
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y%m%d%H%M%SZ")  # GeneralizedTime: `openssl ca` takes it as well as UTCTime
 
 
 def _root(directory: Path, name: str, cn: str) -> Path:
-    (directory / f"{name}.cnf").write_text(ROOT_EXT.format(cn=cn))
-    _openssl(
+    (directory / f"{name}.cnf").write_text(ROOT_CONFIG.format(cn=cn))
+    openssl(
         directory, "req", "-x509", "-config", f"{name}.cnf", *RSA, "-nodes", "-keyout", f"{name}.key",
         "-out", f"{name}.pem", "-days", "3",
     )  # fmt: skip
@@ -126,10 +113,10 @@ def _sign(
     directory: Path, issuer: str, name: str, cn: str, key: tuple[str, ...], ext: str, start: datetime, end: datetime
 ) -> Leaf:
     (directory / f"{name}.ext").write_text(ext)
-    _openssl(
+    openssl(
         directory, "req", "-new", *key, "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}"
     )
-    _openssl(
+    openssl(
         directory, "ca", "-batch", "-config", "ca.cnf", "-notext", "-rand_serial", "-in", f"{name}.csr",
         "-cert", f"{issuer}.pem", "-keyfile", f"{issuer}.key", "-extfile", f"{name}.ext",
         "-startdate", _stamp(start), "-enddate", _stamp(end), "-out", f"{name}.pem",
@@ -155,7 +142,7 @@ def make_origin_pki(directory: Path) -> OriginPki:
         return _sign(directory, "intermediate", name, NAME, key, ext, *dates)
 
     (directory / "self-signed-ecdsa.cnf").write_text(SELF_SIGNED.format(cn=NAME))
-    _openssl(
+    openssl(
         directory, "req", "-x509", "-config", "self-signed-ecdsa.cnf", *EC, "-nodes", "-keyout",
         "self-signed-ecdsa.key", "-out", "self-signed-ecdsa.pem", "-days", "2",
     )  # fmt: skip

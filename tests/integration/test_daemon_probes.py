@@ -256,15 +256,14 @@ def test_sighup_applies_a_changed_section_and_refuses_a_bad_one(pki: OriginPki, 
 
 
 def test_sigterm_does_not_wait_for_a_probe_in_flight(pki: OriginPki, tmp_path: Path) -> None:
-    """A probe of an origin that never answers (30 s timeout) is abandoned at shutdown: exit 0 at once."""
+    """A probe of an origin that never answers (300 s timeout) is abandoned at shutdown: the daemon exits 0 long
+    before that probe could end (``proc.wait`` fails beyond 60 s)."""
     with ExitStack() as stack:
         ports = {"silent": stack.enter_context(silent_server())}
-        text = config_text(pki, ports).replace("timeout: 2s", "timeout: 30s")
+        text = config_text(pki, ports).replace("timeout: 2s", "timeout: 300s")
         daemon = stack.enter_context(daemon_process(text, tmp_path))
         daemon.wait_event("probes_started")
         time.sleep(0.5)  # the probe is connected and waits for a ServerHello that never comes
-        started = time.monotonic()
         daemon.proc.send_signal(signal.SIGTERM)
-        assert 0 == daemon.proc.wait(timeout=10)
-        assert time.monotonic() - started < 5.0
+        assert 0 == daemon.proc.wait(timeout=60)
         assert daemon.wait_event("probes_stopped")["abandoned"] == 1
